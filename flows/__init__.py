@@ -1,0 +1,1 @@
+"""pulsewatch Prefect flows (orchestration only) and the `pulsewatch` command line."""

@@ -1,0 +1,187 @@
+"""The `pulsewatch` command line. Every command has --help.
+
+Bad input exits non-zero with one line naming the problem (no traceback); set
+PULSEWATCH_DEBUG=1 to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from typing import Annotated, Any
+
+import typer
+
+from tasks.dates import parse_date
+from tasks.errors import PulsewatchError
+
+app = typer.Typer(
+    name="pulsewatch",
+    help="Nightly condition-risk scoring of pulse surveys, orchestrated by Prefect.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+DateOption = Annotated[
+    str | None, typer.Option("--date", help="Score date YYYY-MM-DD (default: today, Asia/Tokyo).")
+]
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Print one line and exit 2 on a user error, 1 on anything unexpected."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except PulsewatchError as error:
+            typer.echo(f"pulsewatch: {_one_line(error)}", err=True)
+            raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as error:
+            if os.environ.get("PULSEWATCH_DEBUG"):
+                traceback.print_exc()
+            typer.echo(
+                f"pulsewatch: unexpected {type(error).__name__}: {_one_line(error)} "
+                "(PULSEWATCH_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _date(value: str | None, option: str = "--date") -> date | None:
+    return parse_date(value, option) if value is not None else None
+
+
+def _positive(value: int, option: str) -> int:
+    if value < 1:
+        raise PulsewatchError(f"{option}: must be at least 1 (got {value})")
+    return value
+
+
+@app.command("demo-data")
+@friendly
+def demo_data(
+    employees: Annotated[int, typer.Option(help="Number of employees.")] = 2_000,
+    months: Annotated[int, typer.Option(help="Survey months, ending last month.")] = 24,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+    end_month: Annotated[
+        str | None, typer.Option(help="Last survey month YYYY-MM-01 (default: last month).")
+    ] = None,
+) -> None:
+    """Write synthetic source tables into the configured warehouse (replacing earlier demo data)."""
+    from tasks.demo_data import DemoSpec, write_demo_data
+    from tasks.settings import get_settings
+    from tasks.warehouse import Warehouse
+
+    _positive(employees, "--employees")
+    if months < 2:
+        raise PulsewatchError(f"--months: must be at least 2 (got {months})")
+    spec = DemoSpec(employees, months, seed, _date(end_month, "--end-month"))
+    with Warehouse.from_settings(get_settings()) as warehouse:
+        summary = write_demo_data(warehouse, spec)
+        where = warehouse.where()
+    typer.echo(
+        f"demo data: {summary.employees:,} employees ({summary.leavers:,} leave), "
+        f"{summary.survey_rows:,} survey rows for "
+        f"{summary.first_month:%Y-%m}..{summary.last_month:%Y-%m} in {where}"
+    )
+
+
+@app.command()
+@friendly
+def run(date_: DateOption = None, force_train: bool = False) -> None:
+    """Nightly flow for one score date: train if needed, then score and load."""
+    from flows.nightly import nightly_pipeline
+    from flows.summary import nightly_summary
+
+    report = nightly_pipeline(score_date=_date(date_), force_train=force_train)
+    typer.echo(nightly_summary(report))
+
+
+@app.command()
+@friendly
+def train(date_: DateOption = None) -> None:
+    """Train a candidate model and promote it if it passes the gate."""
+    from flows.summary import training_summary
+    from flows.train import train_model
+
+    typer.echo(training_summary(train_model(train_end_date=_date(date_))))
+
+
+@app.command()
+@friendly
+def score(
+    date_: DateOption = None,
+    chunk_rows: Annotated[int, typer.Option(help="Employees scored per chunk.")] = 50_000,
+) -> None:
+    """Score the active population with the champion and load the results."""
+    from flows.score import score_population
+    from flows.summary import scoring_summary
+
+    _positive(chunk_rows, "--chunk-rows")
+    typer.echo(scoring_summary(score_population(score_date=_date(date_), chunk_rows=chunk_rows)))
+
+
+@app.command("backfill")
+@friendly
+def backfill_command(
+    start: Annotated[str, typer.Option(help="First score date YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last score date YYYY-MM-DD (inclusive).")],
+    reprocess: Annotated[
+        str, typer.Option(help="missing: skip scored dates; all: redo them.")
+    ] = "missing",
+    max_parallel: Annotated[int, typer.Option(help="Dates running at once.")] = 1,
+    dry_run: Annotated[bool, typer.Option(help="Only show which dates would run.")] = False,
+) -> None:
+    """Run the nightly pipeline for every date in a range."""
+    from flows.backfill import backfill
+    from flows.summary import backfill_summary
+    from tasks.backfill import plan_dates
+
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")
+    plan_dates(first, last, reprocess, set())  # validates the range and --reprocess up front
+    _positive(max_parallel, "--max-parallel")
+    report = backfill(
+        start=first, end=last, reprocess=reprocess, max_parallel=max_parallel, dry_run=dry_run
+    )
+    typer.echo(backfill_summary(report))
+
+
+@app.command()
+@friendly
+def doctor() -> None:
+    """Preflight: configuration, warehouse, source tables, model store, Prefect API, Slack."""
+    from tasks.doctor import run_checks
+
+    checks = run_checks()
+    for check in checks:
+        mark = "ok  " if check.ok else ("FAIL" if check.required else "warn")
+        line = f"[{mark}] {check.name}: {check.detail}"
+        if not check.ok and check.fix:
+            line += f" -> {check.fix}"
+        typer.echo(line)
+    if any(not c.ok and c.required for c in checks):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="pulsewatch")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""score-population: champion → score every active employee → load condition_scores."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+
+from tasks.dates import resolve_date
+from tasks.model_store import load_model_task
+from tasks.registry import ensure_result_tables_task, require_champion_task
+from tasks.reporting import ScoringReport, publish_scoring_report_task
+from tasks.results import load_scores_task
+from tasks.scoring import score_population_task
+
+
+@flow(name="score-population", log_prints=True)
+def score_population(score_date: date | None = None, chunk_rows: int = 50_000) -> ScoringReport:
+    """Score everyone active on `score_date` (default: today) with the champion and replace
+    that date's rows in condition_scores."""
+    day = resolve_date(score_date)
+    ensure_result_tables_task()
+    champion = require_champion_task()
+    model = load_model_task(champion.stored)
+    scores = score_population_task(model, champion, day, chunk_rows)
+    written = load_scores_task(scores)
+    return publish_scoring_report_task(scores, written, champion)

@@ -1,0 +1,46 @@
+"""train-model: extract → fit → compare with the champion → store → promote or reject."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+
+from tasks.dates import resolve_date
+from tasks.features import extract_training_frame_task
+from tasks.model_store import load_model_task, save_model_task
+from tasks.promotion import PromotionPolicy
+from tasks.registry import ensure_result_tables_task, promote_or_reject_task, read_champion_task
+from tasks.reporting import TrainingReport, publish_training_report_task
+from tasks.training import TrainingConfig, evaluate_champion_task, fit_model_task
+
+
+@flow(name="train-model", log_prints=True)
+def train_model(
+    train_end_date: date | None = None,
+    training_months: int = 18,
+    validation_months: int = 3,
+    auc_floor: float = 0.70,
+    max_auc_drop: float = 0.02,
+    num_boost_round: int = 200,
+    num_threads: int = 1,
+) -> TrainingReport:
+    """Train a candidate on data known by `train_end_date` (default: today) and promote it if
+    it clears the AUC floor and is not worse than the champion by more than `max_auc_drop`."""
+    end = resolve_date(train_end_date)
+    config = TrainingConfig(
+        validation_months=validation_months,
+        num_boost_round=num_boost_round,
+        num_threads=num_threads,
+    )
+    ensure_result_tables_task()
+    frame = extract_training_frame_task(end, training_months)
+    candidate = fit_model_task(frame, config, end)
+    champion = read_champion_task()
+    champion_model = load_model_task(champion.stored) if champion else None
+    champion_auc = evaluate_champion_task(champion_model, frame, validation_months)
+    stored = save_model_task(candidate)
+    entry, decision = promote_or_reject_task(
+        stored, candidate, champion, champion_auc, PromotionPolicy(auc_floor, max_auc_drop)
+    )
+    return publish_training_report_task(candidate, entry, champion, decision)

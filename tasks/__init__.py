@@ -1,0 +1,1 @@
+"""pulsewatch building blocks: plain functions, each with a thin Prefect task wrapper."""

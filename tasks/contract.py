@@ -1,0 +1,100 @@
+"""Data contract for extracted frames: columns, types, ranges, uniqueness.
+
+A violation stops the run with a one-line message naming the frame, the column and one
+offending key (employee_id and month), never a whole row of personal data.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tasks.errors import DataContractError
+
+KEY_COLUMNS = ("employee_id", "feature_month")
+CATEGORICAL_FEATURES = ("department",)
+# numeric feature -> inclusive (low, high); NULL is allowed (missing answers, new hires)
+NUMERIC_FEATURES: dict[str, tuple[float, float]] = {
+    "tenure_months": (0, 1200),
+    "work_score": (0, 10),
+    "relationship_score": (0, 10),
+    "health_score": (0, 10),
+    "mean_score": (0, 10),
+    "answered": (0, 1),
+    "mean_3m": (0, 10),
+    "mean_6m": (0, 10),
+    "delta_1m": (-10, 10),
+    "delta_3m": (-10, 10),
+    "volatility_6m": (0, 10),
+    "response_rate_6m": (0, 1),
+    "min_mean_3m": (0, 10),
+}
+FEATURE_COLUMNS: tuple[str, ...] = CATEGORICAL_FEATURES + tuple(NUMERIC_FEATURES)
+LABEL = "label"
+
+
+def _example(frame: pd.DataFrame, mask: pd.Series) -> str:
+    row = frame.loc[mask].iloc[0]
+    month = row.get("feature_month")
+    month_text = pd.Timestamp(month).date().isoformat() if pd.notna(month) else "NULL"
+    employee = row.get("employee_id")
+    employee_text = "NULL" if pd.isna(employee) else str(int(employee))
+    return f"e.g. employee_id={employee_text}, month={month_text}"
+
+
+def check_frame(frame: pd.DataFrame, name: str, *, labelled: bool) -> pd.DataFrame:
+    """Validate and normalise an extracted frame; raise DataContractError on the first problem.
+
+    Returns a copy with canonical dtypes: int64 employee_id, datetime64 feature_month,
+    float64 numeric features, string department, int8 label.
+    """
+    required = (*KEY_COLUMNS, *FEATURE_COLUMNS, *((LABEL,) if labelled else ()))
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataContractError(f"{name}: missing column(s) {', '.join(missing)}")
+
+    out = frame.loc[:, list(required)].copy()
+    if out["employee_id"].isna().any():
+        raise DataContractError(
+            f"{name}: column employee_id has {int(out['employee_id'].isna().sum())} NULL values"
+        )
+    ids = pd.to_numeric(out["employee_id"], errors="coerce")
+    if ids.isna().any():
+        raise DataContractError(f"{name}: column employee_id has non-integer values")
+    out["employee_id"] = ids.astype("int64")
+    out["feature_month"] = pd.to_datetime(out["feature_month"])
+    out["department"] = out["department"].astype("string")
+
+    for column, (low, high) in NUMERIC_FEATURES.items():
+        original = out[column]
+        values = pd.to_numeric(original, errors="coerce").astype("float64")
+        bad_type = values.isna() & original.notna()
+        if bad_type.any():
+            raise DataContractError(
+                f"{name}: column {column} has {int(bad_type.sum())} non-numeric values "
+                f"({_example(out, bad_type)})"
+            )
+        out_of_range = values.notna() & ((values < low) | (values > high))
+        if out_of_range.any():
+            raise DataContractError(
+                f"{name}: column {column} has {int(out_of_range.sum())} values outside "
+                f"[{low}, {high}] ({_example(out, out_of_range)})"
+            )
+        out[column] = values
+
+    duplicated = out.duplicated(list(KEY_COLUMNS), keep="first")
+    if duplicated.any():
+        raise DataContractError(
+            f"{name}: {int(duplicated.sum())} duplicate (employee_id, month) keys "
+            f"({_example(out, duplicated)})"
+        )
+
+    if labelled:
+        labels = pd.to_numeric(out[LABEL], errors="coerce")
+        bad = labels.isna() | ~labels.isin([0, 1])
+        if bad.any():
+            raise DataContractError(
+                f"{name}: column label has {int(bad.sum())} values other than 0/1 "
+                f"({_example(out, bad)})"
+            )
+        out[LABEL] = labels.astype("int8")
+    return out

@@ -1,0 +1,153 @@
+"""Preflight checks for `pulsewatch doctor`: what is wrong and how to fix it.
+
+Every message is built from settings and driver errors with secrets masked: the warehouse URL
+is shown without its password and the Slack webhook only as set / not set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from tasks.errors import PulsewatchError
+from tasks.settings import Settings, load_settings
+from tasks.warehouse import RESULT_TABLES, SOURCE_TABLES, Warehouse
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _mask(text: str, settings: Settings) -> str:
+    for secret in (settings.warehouse_url, settings.slack_webhook_url):
+        if secret is None:
+            continue
+        value = secret.get_secret_value()
+        password = (
+            sa.make_url(value).password
+            if "://" in value and secret is settings.warehouse_url
+            else None
+        )
+        for needle in filter(None, (value, password)):
+            text = text.replace(str(needle), "***")
+    return text
+
+
+def run_checks() -> list[Check]:
+    try:
+        settings = load_settings()
+    except PulsewatchError as error:
+        return [Check("configuration", False, str(error), "fix the variable named above")]
+    checks = [Check("configuration", True, f"warehouse kind {settings.warehouse_kind}")]
+    checks += _warehouse_checks(settings)
+    checks.append(_model_store_check(settings))
+    checks.append(_prefect_check())
+    checks.append(
+        Check(
+            "slack webhook",
+            settings.slack_webhook_url is not None,
+            "set" if settings.slack_webhook_url else "PULSEWATCH_SLACK_WEBHOOK_URL is not set",
+            "set it to receive failure alerts (`pulsewatch automations apply`)",
+            required=False,
+        )
+    )
+    return [Check(c.name, c.ok, _mask(c.detail, settings), c.fix, c.required) for c in checks]
+
+
+def _warehouse_checks(settings: Settings) -> list[Check]:
+    try:
+        warehouse = Warehouse.from_settings(settings)
+    except Exception as error:
+        return [Check("warehouse", False, _first_line(error), "check PULSEWATCH_WAREHOUSE_URL")]
+    with warehouse:
+        try:
+            with warehouse.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception as error:
+            return [
+                Check(
+                    "warehouse reachable",
+                    False,
+                    _first_line(error),
+                    "check PULSEWATCH_WAREHOUSE_URL / network / credentials",
+                )
+            ]
+        checks = [Check("warehouse reachable", True, warehouse.where())]
+        for table in SOURCE_TABLES:
+            present = warehouse.table_exists(table)
+            checks.append(
+                Check(
+                    f"source table {table}",
+                    present,
+                    warehouse.qualified(table) + (" present" if present else " missing"),
+                    "run `pulsewatch demo-data` locally, or set PULSEWATCH_SCHEMA",
+                )
+            )
+        for table in RESULT_TABLES:
+            present = warehouse.table_exists(table)
+            checks.append(
+                Check(
+                    f"result table {table}",
+                    True,
+                    warehouse.qualified(table)
+                    + (" present" if present else " will be created on the first run"),
+                )
+            )
+    return checks
+
+
+def _model_store_check(settings: Settings) -> Check:
+    from tasks.model_store import model_store
+
+    try:
+        model_store(settings).check_writable()
+        return Check("model store writable", True, settings.model_store)
+    except Exception as error:
+        return Check(
+            "model store writable",
+            False,
+            _first_line(error),
+            "check PULSEWATCH_MODEL_STORE and its permissions",
+        )
+
+
+def _prefect_check() -> Check:
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        from prefect.settings import PREFECT_API_URL
+
+        url = PREFECT_API_URL.value()
+    if not url:
+        return Check("prefect api", True, "not set: runs use a temporary local Prefect server")
+    try:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            healthy = client.api_healthcheck()
+        if healthy is None:
+            return Check("prefect api", True, f"{url} healthy")
+        return Check(
+            "prefect api",
+            False,
+            f"{url}: {_first_line(healthy)}",
+            "start the server or fix PREFECT_API_URL / PREFECT_API_KEY",
+        )
+    except Exception as error:
+        return Check(
+            "prefect api",
+            False,
+            f"{url}: {_first_line(error)}",
+            "start the server or fix PREFECT_API_URL / PREFECT_API_KEY",
+        )

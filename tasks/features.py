@@ -1,0 +1,97 @@
+"""Extraction of feature frames (SQL in tasks/sql/) and the month arithmetic around them.
+
+Time rules (no leakage):
+- a score date D uses the features of the *feature month* M = first day of D's month minus one
+  month: the last survey month that is complete before D;
+- a model trained with cut-off D learns from feature months up to M - 1 month, whose labels
+  (what happened in the following month, at the latest M) are all known by D.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.cache_policies import NONE
+
+from tasks.contract import check_frame
+from tasks.dates import add_months, feature_month_for
+from tasks.errors import DataContractError
+from tasks.retries import IO_RETRIES
+from tasks.warehouse import Warehouse, open_warehouse
+
+HISTORY_MONTHS = 6  # the longest trailing window in features.sql
+
+
+@dataclass(frozen=True)
+class TrainingWindow:
+    first_month: date  # first labelled feature month
+    last_month: date  # last labelled feature month
+    data_start_month: date  # first survey month read (history for trailing windows)
+    data_end_month: date  # last survey month read (labels of last_month)
+
+    @classmethod
+    def ending(cls, train_end_date: date, training_months: int) -> TrainingWindow:
+        if training_months < 2:
+            raise ValueError("training_months must be at least 2")
+        data_end = feature_month_for(train_end_date)
+        last = add_months(data_end, -1)
+        first = add_months(last, -(training_months - 1))
+        return cls(first, last, add_months(first, -HISTORY_MONTHS), data_end)
+
+    def params(self) -> dict[str, date]:
+        return {
+            "first_month": self.first_month,
+            "last_month": self.last_month,
+            "data_start_month": self.data_start_month,
+            "data_end_month": self.data_end_month,
+        }
+
+
+def extract_training_frame(warehouse: Warehouse, window: TrainingWindow) -> pd.DataFrame:
+    """Labelled feature rows for the window, checked against the data contract."""
+    frame = warehouse.read("training_frame", window.params(), features=warehouse.sql("features"))
+    if frame.empty:
+        raise DataContractError(
+            f"training frame is empty: no survey rows for months {window.first_month} to "
+            f"{window.last_month} in {warehouse.qualified('survey_responses')}"
+        )
+    return check_frame(frame, "training frame", labelled=True)
+
+
+def stream_scoring_frames(
+    warehouse: Warehouse, score_date: date, chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    """Feature rows of every employee active on `score_date`, in checked chunks."""
+    month = feature_month_for(score_date)
+    params = {
+        "score_date": score_date,
+        "feature_month": month,
+        "data_start_month": add_months(month, -(HISTORY_MONTHS - 1)),
+        "data_end_month": month,
+    }
+    frames = warehouse.stream(
+        "scoring_frame", params, chunk_rows=chunk_rows, features=warehouse.sql("features")
+    )
+    for frame in frames:
+        if not frame.empty:
+            yield check_frame(frame, "scoring frame", labelled=False)
+
+
+@task(name="extract-training-frame", persist_result=False, cache_policy=NONE, **IO_RETRIES)
+def extract_training_frame_task(train_end_date: date, training_months: int) -> pd.DataFrame:
+    window = TrainingWindow.ending(train_end_date, training_months)
+    with open_warehouse() as warehouse:
+        frame = extract_training_frame(warehouse, window)
+    get_run_logger().info(
+        "Extracted %d labelled rows (%d employees, months %s..%s, positive rate %.3f)",
+        len(frame),
+        frame["employee_id"].nunique(),
+        window.first_month,
+        window.last_month,
+        float(frame["label"].mean()),
+    )
+    return frame

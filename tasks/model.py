@@ -1,0 +1,74 @@
+"""The model object that is trained, stored and used for scoring.
+
+A PulseModel is a LightGBM booster plus what is needed to feed it the same way every time:
+the feature columns in order and the department categories seen in training. It serialises to
+one JSON document (the LightGBM text model inside), whose SHA-256 the registry records.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from tasks.contract import CATEGORICAL_FEATURES, FEATURE_COLUMNS
+
+FORMAT = "pulsewatch-lightgbm/1"
+
+
+def model_matrix(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
+    """Feature columns in model order; categoricals with the training categories fixed
+    (a department unseen in training becomes missing rather than a new code)."""
+    matrix = frame.loc[:, list(FEATURE_COLUMNS)].copy()
+    for column in CATEGORICAL_FEATURES:
+        values = matrix[column].astype("object").where(matrix[column].notna(), None)
+        matrix[column] = pd.Categorical(values, categories=categories[column])
+    return matrix
+
+
+@dataclass
+class PulseModel:
+    booster: lgb.Booster
+    categories: dict[str, list[str]]
+    params: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    feature_columns: tuple[str, ...] = FEATURE_COLUMNS
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Risk scores in [0, 1], one per row of `frame`."""
+        if frame.empty:
+            return np.empty(0)
+        return self.booster.predict(model_matrix(frame, self.categories), num_threads=self.threads)
+
+    @property
+    def threads(self) -> int:
+        return int(self.params.get("num_threads", 1))
+
+    def to_bytes(self) -> bytes:
+        document = {
+            "format": FORMAT,
+            "feature_columns": list(self.feature_columns),
+            "categories": self.categories,
+            "params": self.params,
+            "metrics": self.metrics,
+            "booster": self.booster.model_to_string(),
+        }
+        return json.dumps(document, sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> PulseModel:
+        document = json.loads(payload.decode("utf-8"))
+        if document.get("format") != FORMAT:
+            raise ValueError(f"unsupported model format {document.get('format')!r}")
+        if tuple(document["feature_columns"]) != FEATURE_COLUMNS:
+            raise ValueError("model was trained on a different feature set")
+        return cls(
+            booster=lgb.Booster(model_str=document["booster"]),
+            categories=document["categories"],
+            params=document["params"],
+            metrics=document["metrics"],
+        )

@@ -1,0 +1,122 @@
+"""Where model artifacts live: a local folder (default) or, later, S3.
+
+Artifacts are written atomically (temporary file, then rename) and identified by a version id;
+their SHA-256 is recorded in the registry and verified on every load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from tasks.errors import ConfigError, ModelStoreError
+from tasks.model import PulseModel
+from tasks.retries import IO_RETRIES
+from tasks.settings import Settings, get_settings
+
+ARTIFACT_NAME = "model.json"
+
+
+class ModelStore(Protocol):
+    def put(self, version: str, payload: bytes) -> str: ...
+    def get(self, uri: str) -> bytes: ...
+    def check_writable(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    version: str
+    uri: str
+    sha256: str
+
+
+class LocalModelStore:
+    """A folder: <root>/<version>/model.json."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+
+    def put(self, version: str, payload: bytes) -> str:
+        folder = self.root / version
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / ARTIFACT_NAME
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(payload)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return str(target)
+
+    def get(self, uri: str) -> bytes:
+        try:
+            return Path(uri).read_bytes()
+        except FileNotFoundError:
+            raise ModelStoreError(f"model artifact {uri} is missing") from None
+
+    def check_writable(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        probe = self.root / f".write-probe-{secrets.token_hex(4)}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+
+
+def model_store(settings: Settings) -> ModelStore:
+    if settings.model_store.startswith("s3://"):
+        raise ConfigError(
+            "PULSEWATCH_MODEL_STORE: the S3 model store is not implemented yet (issue #3)"
+        )
+    return LocalModelStore(settings.model_store)
+
+
+def new_version(now: datetime | None = None) -> str:
+    """Sortable, unique version id, e.g. m20261129T053012-3fa9c1."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
+    return f"m{stamp}-{secrets.token_hex(3)}"
+
+
+def sha256(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def save_model(store: ModelStore, model: PulseModel, version: str) -> StoredModel:
+    payload = model.to_bytes()
+    return StoredModel(version=version, uri=store.put(version, payload), sha256=sha256(payload))
+
+
+def load_model(store: ModelStore, stored: StoredModel) -> PulseModel:
+    """Read and verify an artifact; a checksum mismatch names the version."""
+    payload = store.get(stored.uri)
+    actual = sha256(payload)
+    if actual != stored.sha256:
+        raise ModelStoreError(
+            f"model {stored.version}: checksum mismatch for {stored.uri} "
+            f"(registry {stored.sha256[:12]}, artifact {actual[:12]})"
+        )
+    try:
+        return PulseModel.from_bytes(payload)
+    except (ValueError, KeyError) as error:
+        raise ModelStoreError(f"model {stored.version}: unreadable artifact ({error})") from None
+
+
+@task(name="save-model", persist_result=False, cache_policy=NONE, **IO_RETRIES)
+def save_model_task(model: PulseModel) -> StoredModel:
+    return save_model(model_store(get_settings()), model, new_version())
+
+
+@task(name="load-model", persist_result=False, cache_policy=NONE, **IO_RETRIES)
+def load_model_task(stored: StoredModel) -> PulseModel:
+    return load_model(model_store(get_settings()), stored)

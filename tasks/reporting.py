@@ -1,0 +1,157 @@
+"""What a run shows in the Prefect UI and returns to the CLI: aggregates only, never rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NONE
+
+from tasks.model import PulseModel
+from tasks.promotion import PromotionDecision
+from tasks.registry import RegistryEntry
+from tasks.scoring import ScoreFile
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    model_version: str
+    status: str
+    auc: float
+    champion_version: str | None
+    champion_auc: float | None
+    reason: str
+    n_train: int
+    n_valid: int
+
+
+@dataclass(frozen=True)
+class ScoringReport:
+    score_date: date
+    model_version: str
+    model_auc: float | None
+    rows: int
+    stats: dict
+    table: str
+    where: str
+
+
+def comparison_table(
+    model: PulseModel, champion: RegistryEntry | None, decision: PromotionDecision
+) -> list[dict]:
+    """Candidate next to champion, metric by metric (champion AUC measured on the candidate's
+    validation months)."""
+    metrics = model.metrics
+    return [
+        {
+            "metric": "model version",
+            "candidate": "(this run)",
+            "champion": champion.model_version if champion else "none",
+        },
+        {
+            "metric": "validation AUC",
+            "candidate": f"{decision.candidate_auc:.4f}",
+            "champion": "-" if decision.champion_auc is None else f"{decision.champion_auc:.4f}",
+        },
+        {
+            "metric": "training rows",
+            "candidate": str(metrics["n_train"]),
+            "champion": str(champion.n_train) if champion else "-",
+        },
+        {"metric": "validation rows", "candidate": str(metrics["n_valid"]), "champion": "-"},
+        {
+            "metric": "positive rate (validation)",
+            "candidate": f"{metrics['positive_rate_valid']:.3f}",
+            "champion": "-",
+        },
+        {
+            "metric": "training cut-off",
+            "candidate": metrics["train_end_date"],
+            "champion": champion.train_end_date.isoformat() if champion else "-",
+        },
+        {"metric": "decision", "candidate": decision.status, "champion": decision.reason},
+    ]
+
+
+def scoring_markdown(report: ScoringReport) -> str:
+    stats = report.stats
+    total = max(report.rows, 1)
+    bars = "\n".join(
+        f"| {i / 10:.1f}-{(i + 1) / 10:.1f} | {count} | {100 * count / total:.1f}% |"
+        for i, count in enumerate(stats["histogram"])
+    )
+    auc = "-" if report.model_auc is None else f"{report.model_auc:.4f}"
+    return f"""# Condition scores for {report.score_date}
+
+| | |
+|---|---|
+| employees scored | {report.rows} |
+| model | `{report.model_version}` (validation AUC {auc}) |
+| mean risk | {stats["mean"]:.3f} |
+| median / p90 / p99 risk | {stats["p50"]:.3f} / {stats["p90"]:.3f} / {stats["p99"]:.3f} |
+| at or above 0.5 | {stats["high_risk"]} ({100 * stats["high_risk"] / total:.1f}%) |
+| written to | `{report.table}` in {report.where} |
+
+## Risk score distribution
+
+| risk | employees | share |
+|---|---|---|
+{bars}
+"""
+
+
+@task(name="publish-model-comparison", cache_policy=NONE)
+def publish_training_report_task(
+    model: PulseModel,
+    entry: RegistryEntry,
+    champion: RegistryEntry | None,
+    decision: PromotionDecision,
+) -> TrainingReport:
+    rows = comparison_table(model, champion, decision)
+    rows[0]["candidate"] = entry.model_version
+    create_table_artifact(
+        key="model-comparison",
+        table=rows,
+        description=f"Candidate {entry.model_version}: {decision.status}",
+    )
+    if not decision.promote:
+        get_run_logger().warning(
+            "Candidate rejected; the champion keeps scoring: %s", decision.reason
+        )
+    return TrainingReport(
+        model_version=entry.model_version,
+        status=entry.status,
+        auc=decision.candidate_auc,
+        champion_version=champion.model_version if champion else None,
+        champion_auc=decision.champion_auc,
+        reason=decision.reason,
+        n_train=int(model.metrics["n_train"]),
+        n_valid=int(model.metrics["n_valid"]),
+    )
+
+
+@task(name="publish-scoring-summary", cache_policy=NONE)
+def publish_scoring_report_task(
+    scores: ScoreFile, written: int, champion: RegistryEntry
+) -> ScoringReport:
+    from tasks.warehouse import open_warehouse
+
+    with open_warehouse() as warehouse:
+        table, where = warehouse.qualified("condition_scores"), warehouse.where()
+    report = ScoringReport(
+        score_date=scores.score_date,
+        model_version=champion.model_version,
+        model_auc=champion.auc,
+        rows=written,
+        stats=scores.stats,
+        table=table,
+        where=where,
+    )
+    create_markdown_artifact(
+        key="scoring-summary",
+        markdown=scoring_markdown(report),
+        description=f"{written} employees scored for {scores.score_date}",
+    )
+    return report

@@ -1,0 +1,50 @@
+"""Writing results: condition_scores, one score_date per transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+from prefect import get_run_logger, task
+from prefect.cache_policies import NONE
+
+from tasks.retries import IO_RETRIES
+from tasks.scoring import ScoreFile
+from tasks.warehouse import Warehouse, friendly_errors, open_warehouse
+
+BATCH_ROWS = 100_000
+
+
+def _batches(path: str) -> Iterator[pd.DataFrame]:
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+        yield batch.to_pandas()
+
+
+def load_scores(warehouse: Warehouse, scores: ScoreFile) -> int:
+    """Replace the score_date's rows with the file's rows: lock, delete, insert, verify count,
+    commit. A failure anywhere leaves the previous rows of that date untouched."""
+    return warehouse.replace_partition(
+        "condition_scores",
+        "score_date",
+        scores.score_date,
+        _batches(scores.path),
+        expected_rows=scores.rows,
+    )
+
+
+def scored_dates(warehouse: Warehouse, start: date, end: date) -> set[date]:
+    with friendly_errors("read condition_scores"):
+        frame = warehouse.read("scored_dates", {"start_date": start, "end_date": end})
+    return {pd.Timestamp(value).date() for value in frame["score_date"]}
+
+
+@task(name="load-scores", cache_policy=NONE, **IO_RETRIES)
+def load_scores_task(scores: ScoreFile) -> int:
+    with open_warehouse() as warehouse:
+        written = load_scores(warehouse, scores)
+    Path(scores.path).unlink(missing_ok=True)
+    get_run_logger().info("Loaded %d rows into condition_scores for %s", written, scores.score_date)
+    return written

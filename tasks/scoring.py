@@ -1,0 +1,148 @@
+"""Scoring: stream the active population through the champion, chunk by chunk, into a local
+Parquet file. Memory is bounded by the chunk size, not the population; only aggregates of the
+scores (counts, histogram, quantiles) leave this module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import get_run_logger, task
+from prefect.cache_policies import NONE
+
+from tasks.errors import PulsewatchError
+from tasks.features import stream_scoring_frames
+from tasks.model import PulseModel
+from tasks.registry import RegistryEntry
+from tasks.retries import IO_RETRIES
+from tasks.settings import get_settings
+from tasks.warehouse import open_warehouse
+
+SCORES_SCHEMA = pa.schema(
+    [
+        ("score_date", pa.date32()),
+        ("employee_id", pa.int64()),
+        ("risk_score", pa.float64()),
+        ("model_version", pa.string()),
+        ("flow_run_id", pa.string()),
+        ("scored_at", pa.timestamp("us")),
+    ]
+)
+FINE_BINS = 1000  # histogram resolution used for quantiles (0.001 of risk)
+HIGH_RISK = 0.5
+
+
+@dataclass
+class ScoreStats:
+    """Running aggregates of risk scores: constant memory whatever the population."""
+
+    rows: int = 0
+    total: float = 0.0
+    maximum: float = 0.0
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(FINE_BINS, dtype=np.int64))
+
+    def add(self, scores: np.ndarray) -> None:
+        if len(scores) == 0:
+            return
+        self.rows += len(scores)
+        self.total += float(scores.sum())
+        self.maximum = max(self.maximum, float(scores.max()))
+        bins = np.minimum((scores * FINE_BINS).astype(np.int64), FINE_BINS - 1)
+        self.counts += np.bincount(bins, minlength=FINE_BINS)
+
+    def quantile(self, q: float) -> float:
+        """Upper edge of the histogram bin holding the q-quantile (within 0.001)."""
+        cumulative = np.cumsum(self.counts)
+        index = int(np.searchsorted(cumulative, q * self.rows, side="left"))
+        return min(index + 1, FINE_BINS) / FINE_BINS
+
+    def summary(self) -> dict:
+        deciles = self.counts.reshape(10, -1).sum(axis=1)
+        return {
+            "rows": self.rows,
+            "mean": self.total / self.rows if self.rows else 0.0,
+            "p50": self.quantile(0.5),
+            "p90": self.quantile(0.9),
+            "p99": self.quantile(0.99),
+            "max": self.maximum,
+            "high_risk": int(self.counts[int(HIGH_RISK * FINE_BINS) :].sum()),
+            "histogram": [int(c) for c in deciles],
+        }
+
+
+@dataclass(frozen=True)
+class ScoreFile:
+    path: str
+    score_date: date
+    model_version: str
+    stats: dict
+
+    @property
+    def rows(self) -> int:
+        return int(self.stats["rows"])
+
+
+def score_to_file(
+    frames: Iterable[pd.DataFrame],
+    model: PulseModel,
+    model_version: str,
+    score_date: date,
+    flow_run_id: str | None,
+    path: Path,
+) -> ScoreFile:
+    """Predict each frame and append it to a Parquet file; return where and aggregates."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scored_at = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
+    stats = ScoreStats()
+    with pq.ParquetWriter(path, SCORES_SCHEMA) as writer:
+        for frame in frames:
+            risk = model.predict(frame)
+            stats.add(risk)
+            batch = pd.DataFrame(
+                {
+                    "score_date": score_date,
+                    "employee_id": frame["employee_id"].to_numpy(),
+                    "risk_score": risk,
+                    "model_version": model_version,
+                    "flow_run_id": flow_run_id,
+                    "scored_at": scored_at,
+                }
+            )
+            writer.write_table(
+                pa.Table.from_pandas(batch, schema=SCORES_SCHEMA, preserve_index=False)
+            )
+    if stats.rows == 0:
+        path.unlink(missing_ok=True)
+        raise PulsewatchError(f"no active employees on {score_date}: nothing to score")
+    return ScoreFile(str(path), score_date, model_version, stats.summary())
+
+
+# The task streams from the warehouse, so a lost connection is worth a retry; model errors
+# and data-contract violations are not (retry_transient refuses them).
+@task(name="score-employees", persist_result=False, cache_policy=NONE, **IO_RETRIES)
+def score_population_task(
+    model: PulseModel, champion: RegistryEntry, score_date: date, chunk_rows: int
+) -> ScoreFile:
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.id
+    path = Path(get_settings().work_dir) / f"scores-{score_date}-{run_id or 'local'}.parquet"
+    with open_warehouse() as warehouse:
+        frames = stream_scoring_frames(warehouse, score_date, chunk_rows)
+        result = score_to_file(frames, model, champion.model_version, score_date, run_id, path)
+    get_run_logger().info(
+        "Scored %d employees for %s with %s (mean risk %.3f, %d at or above %.1f)",
+        result.rows,
+        score_date,
+        champion.model_version,
+        result.stats["mean"],
+        result.stats["high_risk"],
+        HIGH_RISK,
+    )
+    return result

@@ -1,0 +1,106 @@
+"""Configuration, read once from the environment (and `.env`) into a typed Settings object.
+
+Secrets are `SecretStr`, so they print as '**********'. Nothing happens at import time:
+call :func:`get_settings` when a run starts.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tasks.errors import ConfigError
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+WAREHOUSE_SCHEMES = {
+    "duckdb": "duckdb",
+    "postgresql": "postgresql",
+    "postgresql+psycopg2": "postgresql",
+    "redshift": "redshift",
+    "redshift+psycopg2": "redshift",
+}
+DEFAULT_WAREHOUSE_URL = "duckdb:///.pulsewatch/warehouse.duckdb"
+
+
+def validate_identifier(value: str, what: str) -> str:
+    """Refuse anything but a plain SQL identifier (it is later quoted by SQLAlchemy)."""
+    if not IDENTIFIER.fullmatch(value):
+        raise ValueError(f"{what} must match {IDENTIFIER.pattern} (got {value!r})")
+    return value
+
+
+def warehouse_kind(url: str) -> str:
+    """'duckdb' | 'postgresql' | 'redshift' for a SQLAlchemy URL, or ValueError."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in WAREHOUSE_SCHEMES:
+        known = ", ".join(sorted(WAREHOUSE_SCHEMES))
+        raise ValueError(f"unknown warehouse scheme {scheme!r}; expected one of: {known}")
+    return WAREHOUSE_SCHEMES[scheme]
+
+
+class Settings(BaseSettings):
+    """Every PULSEWATCH_* variable from DESIGN.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PULSEWATCH_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    warehouse_url: SecretStr = SecretStr(DEFAULT_WAREHOUSE_URL)
+    warehouse_block: str | None = None
+    # `schema` would shadow a pydantic attribute, hence the alias.
+    warehouse_schema: str | None = Field(default=None, alias="PULSEWATCH_SCHEMA")
+    model_store: str = ".pulsewatch/models"
+    s3_staging: str | None = None
+    redshift_iam_role: str | None = None
+    slack_webhook_url: SecretStr | None = None
+    prefect_ui_url: str | None = None
+    work_dir: str = ".pulsewatch/work"
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _known_scheme(cls, value: SecretStr) -> SecretStr:
+        warehouse_kind(value.get_secret_value())
+        return value
+
+    @field_validator("warehouse_schema")
+    @classmethod
+    def _schema_is_identifier(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else validate_identifier(value, "schema")
+
+    @field_validator("s3_staging")
+    @classmethod
+    def _staging_is_s3(cls, value: str | None) -> str | None:
+        if value and not value.startswith("s3://"):
+            raise ValueError(f"must be an s3://bucket/prefix URI (got {value!r})")
+        return value or None
+
+    @property
+    def warehouse_kind(self) -> str:
+        return warehouse_kind(self.warehouse_url.get_secret_value())
+
+
+def _env_name(loc: tuple) -> str:
+    field = str(loc[0]) if loc else "?"
+    if field.startswith("PULSEWATCH_"):
+        return field
+    alias = Settings.model_fields[field].alias if field in Settings.model_fields else None
+    return alias or f"PULSEWATCH_{field.upper()}"
+
+
+def load_settings() -> Settings:
+    """Read and validate the configuration, turning the first problem into a one-line error."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+        raise ConfigError(f"{_env_name(first.get('loc', ()))}: {message}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use."""
+    return load_settings()

@@ -1,0 +1,24 @@
+-- One row per employee active on :score_date (hired on or before it, not left by it), with
+-- the features of :feature_month (the last complete survey month before the score date).
+-- Employees with no survey row that month (new hires) get NULL features, which the model
+-- treats as missing values, so everyone active is scored.
+WITH features AS (
+{features}
+)
+SELECT
+    e.employee_id,
+    CAST(:feature_month AS DATE) AS feature_month,
+    e.department,
+    CAST((EXTRACT(YEAR FROM CAST(:feature_month AS DATE)) - EXTRACT(YEAR FROM e.hired_on)) * 12
+         + EXTRACT(MONTH FROM CAST(:feature_month AS DATE)) - EXTRACT(MONTH FROM e.hired_on)
+         AS DOUBLE PRECISION) AS tenure_months,
+    f.work_score, f.relationship_score, f.health_score, f.mean_score, f.answered,
+    f.mean_3m, f.mean_6m, f.delta_1m, f.delta_3m, f.volatility_6m, f.response_rate_6m,
+    f.min_mean_3m
+FROM {employees} AS e
+LEFT JOIN features AS f
+    ON f.employee_id = e.employee_id
+   AND f.feature_month = CAST(:feature_month AS DATE)
+WHERE e.hired_on <= CAST(:score_date AS DATE)
+  AND (e.left_on IS NULL OR e.left_on > CAST(:score_date AS DATE))
+ORDER BY e.employee_id

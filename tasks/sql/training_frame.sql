@@ -1,0 +1,38 @@
+-- Labelled training rows for feature months in [:first_month, :last_month].
+-- The caller passes :data_end_month = :last_month + 1 month, the last month whose survey is
+-- complete before the training cut-off, so every label is observable at training time.
+--
+-- LABEL (condition drop in the month after feature_month), 1 when any of:
+--   * the employee leaves before the end of the next month
+--       (left_on < feature_month + 2 months);
+--   * the employee is still employed next month but skips the whole survey;
+--   * next month's mean score is at least 2 points below the trailing 3-month mean
+--       (next_mean_score <= mean_3m - 2).
+-- Otherwise 0. Rows whose outcome is unobservable (no survey row next month and no leave
+-- recorded) are dropped.
+WITH features AS (
+{features}
+)
+SELECT
+    f.employee_id,
+    f.feature_month,
+    e.department,
+    CAST((EXTRACT(YEAR FROM f.feature_month) - EXTRACT(YEAR FROM e.hired_on)) * 12
+         + EXTRACT(MONTH FROM f.feature_month) - EXTRACT(MONTH FROM e.hired_on)
+         AS DOUBLE PRECISION) AS tenure_months,
+    f.work_score, f.relationship_score, f.health_score, f.mean_score, f.answered,
+    f.mean_3m, f.mean_6m, f.delta_1m, f.delta_3m, f.volatility_6m, f.response_rate_6m,
+    f.min_mean_3m,
+    CASE
+        WHEN e.left_on IS NOT NULL AND e.left_on < f.feature_month + INTERVAL '2 month' THEN 1
+        WHEN f.next_answered = 0 THEN 1
+        WHEN f.next_mean_score <= f.mean_3m - 2 THEN 1
+        ELSE 0
+    END AS label
+FROM features AS f
+JOIN {employees} AS e ON e.employee_id = f.employee_id
+WHERE f.feature_month >= CAST(:first_month AS DATE)
+  AND f.feature_month <= CAST(:last_month AS DATE)
+  AND (f.next_month IS NOT NULL
+       OR (e.left_on IS NOT NULL AND e.left_on < f.feature_month + INTERVAL '2 month'))
+ORDER BY f.feature_month, f.employee_id
