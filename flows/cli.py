@@ -6,6 +6,7 @@ PULSEWATCH_DEBUG=1 to see the traceback of an unexpected error.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -62,6 +63,27 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class _NoTraceback(logging.Filter):
+    """Keep Prefect's progress lines on the console but drop the tracebacks it attaches to
+    failures: the CLI ends with one line naming the problem (PULSEWATCH_DEBUG=1 keeps them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def _console_without_tracebacks() -> None:
+    if os.environ.get("PULSEWATCH_DEBUG"):
+        return
+    from prefect.logging.configuration import setup_logging
+
+    setup_logging()
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _NoTraceback) for f in handler.filters):
+            handler.addFilter(_NoTraceback())
+
+
 def _date(value: str | None, option: str = "--date") -> date | None:
     return parse_date(value, option) if value is not None else None
 
@@ -108,7 +130,9 @@ def run(date_: DateOption = None, force_train: bool = False) -> None:
     from flows.nightly import nightly_pipeline
     from flows.summary import nightly_summary
 
-    report = nightly_pipeline(score_date=_date(date_), force_train=force_train)
+    day = _date(date_)
+    _console_without_tracebacks()
+    report = nightly_pipeline(score_date=day, force_train=force_train)
     typer.echo(nightly_summary(report))
 
 
@@ -119,7 +143,9 @@ def train(date_: DateOption = None) -> None:
     from flows.summary import training_summary
     from flows.train import train_model
 
-    typer.echo(training_summary(train_model(train_end_date=_date(date_))))
+    day = _date(date_)
+    _console_without_tracebacks()
+    typer.echo(training_summary(train_model(train_end_date=day)))
 
 
 @app.command()
@@ -133,7 +159,9 @@ def score(
     from flows.summary import scoring_summary
 
     _positive(chunk_rows, "--chunk-rows")
-    typer.echo(scoring_summary(score_population(score_date=_date(date_), chunk_rows=chunk_rows)))
+    day = _date(date_)
+    _console_without_tracebacks()
+    typer.echo(scoring_summary(score_population(score_date=day, chunk_rows=chunk_rows)))
 
 
 @app.command("backfill")
@@ -155,6 +183,7 @@ def backfill_command(
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
     plan_dates(first, last, reprocess, set())  # validates the range and --reprocess up front
     _positive(max_parallel, "--max-parallel")
+    _console_without_tracebacks()
     report = backfill(
         start=first, end=last, reprocess=reprocess, max_parallel=max_parallel, dry_run=dry_run
     )
@@ -180,6 +209,11 @@ def doctor() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    # Prefect's temporary local server (used when PREFECT_API_URL is unset) runs its database
+    # migrations on first start, which can exceed the 20 s default on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # Nothing leaves the machine from a local run (and there is no internet to reach anyway).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     app(prog_name="pulsewatch")
 
 

@@ -10,6 +10,7 @@ from prefect import flow
 from flows.score import score_population
 from flows.train import train_model
 from tasks.dates import resolve_date
+from tasks.features import check_source_tables_task
 from tasks.registry import ensure_result_tables_task, training_needed_task
 from tasks.reporting import ScoringReport, TrainingReport
 
@@ -34,6 +35,7 @@ def nightly_pipeline(
     """The scheduled job for one score date (default: today, Asia/Tokyo): retrain if there is
     no champion or it is older than `max_model_age_days`, then score and load."""
     day = resolve_date(score_date)
+    check_source_tables_task()
     ensure_result_tables_task()
     training = None
     if training_needed_task(day, max_model_age_days, force_train):

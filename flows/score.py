@@ -7,6 +7,7 @@ from datetime import date
 from prefect import flow
 
 from tasks.dates import resolve_date
+from tasks.features import check_source_tables_task
 from tasks.model_store import load_model_task
 from tasks.registry import ensure_result_tables_task, require_champion_task
 from tasks.reporting import ScoringReport, publish_scoring_report_task
@@ -19,6 +20,7 @@ def score_population(score_date: date | None = None, chunk_rows: int = 50_000) -
     """Score everyone active on `score_date` (default: today) with the champion and replace
     that date's rows in condition_scores."""
     day = resolve_date(score_date)
+    check_source_tables_task()
     ensure_result_tables_task()
     champion = require_champion_task()
     model = load_model_task(champion.stored)

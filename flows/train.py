@@ -7,7 +7,7 @@ from datetime import date
 from prefect import flow
 
 from tasks.dates import resolve_date
-from tasks.features import extract_training_frame_task
+from tasks.features import check_source_tables_task, extract_training_frame_task
 from tasks.model_store import load_model_task, save_model_task
 from tasks.promotion import PromotionPolicy
 from tasks.registry import ensure_result_tables_task, promote_or_reject_task, read_champion_task
@@ -33,6 +33,7 @@ def train_model(
         num_boost_round=num_boost_round,
         num_threads=num_threads,
     )
+    check_source_tables_task()
     ensure_result_tables_task()
     frame = extract_training_frame_task(end, training_months)
     candidate = fit_model_task(frame, config, end)

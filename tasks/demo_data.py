@@ -172,6 +172,7 @@ def generate_chunk(spec: DemoSpec, chunk_index: int, n: int) -> tuple[pd.DataFra
     row_answered = answered[emp_idx, month_idx]
     row_scores = scores[emp_idx, month_idx, :]
     question_skip = rng.random(row_scores.shape) < 0.03
+    question_skip[question_skip.all(axis=1), 0] = False  # an answered survey has some score
     offsets = rng.integers(0, 14 * 24 * 3600, size=len(emp_idx)).astype("timedelta64[s]")
     answered_at = month_days[month_idx].astype("datetime64[s]") + offsets
     answered_at[~row_answered] = np.datetime64("NaT")

@@ -19,9 +19,9 @@ from prefect.cache_policies import NONE
 
 from tasks.contract import check_frame
 from tasks.dates import add_months, feature_month_for
-from tasks.errors import DataContractError
+from tasks.errors import DataContractError, WarehouseError
 from tasks.retries import IO_RETRIES
-from tasks.warehouse import Warehouse, open_warehouse
+from tasks.warehouse import SOURCE_TABLES, Warehouse, open_warehouse
 
 HISTORY_MONTHS = 6  # the longest trailing window in features.sql
 
@@ -49,6 +49,16 @@ class TrainingWindow:
             "data_start_month": self.data_start_month,
             "data_end_month": self.data_end_month,
         }
+
+
+def require_source_tables(warehouse: Warehouse) -> None:
+    """Fail before anything is written when a source table is missing."""
+    for table in SOURCE_TABLES:
+        if not warehouse.table_exists(table):
+            raise WarehouseError(
+                f"source table {warehouse.qualified(table)} is missing in {warehouse.where()}: "
+                "run `pulsewatch demo-data` locally, or set PULSEWATCH_SCHEMA"
+            )
 
 
 def extract_training_frame(warehouse: Warehouse, window: TrainingWindow) -> pd.DataFrame:
@@ -95,3 +105,9 @@ def extract_training_frame_task(train_end_date: date, training_months: int) -> p
         float(frame["label"].mean()),
     )
     return frame
+
+
+@task(name="check-source-tables", **IO_RETRIES)
+def check_source_tables_task() -> None:
+    with open_warehouse() as warehouse:
+        require_source_tables(warehouse)

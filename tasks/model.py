@@ -25,7 +25,8 @@ def model_matrix(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.Da
     (a department unseen in training becomes missing rather than a new code)."""
     matrix = frame.loc[:, list(FEATURE_COLUMNS)].copy()
     for column in CATEGORICAL_FEATURES:
-        values = matrix[column].astype("object").where(matrix[column].notna(), None)
+        known = matrix[column].isin(categories[column])
+        values = matrix[column].astype("object").where(known, None)
         matrix[column] = pd.Categorical(values, categories=categories[column])
     return matrix
 

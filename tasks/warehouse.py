@@ -217,12 +217,19 @@ class Warehouse:
         statement = sa.text(self.sql(name, **fragments))
         with friendly_errors(f"query {name}"), self.engine.connect() as conn:
             if self.kind == "duckdb":
-                yield from self._stream_duckdb(conn, statement, dict(params or {}), chunk_rows)
+                yield from self._stream_duckdb(
+                    conn, statement, dict(params or {}), chunk_rows, name
+                )
             else:
                 yield from self._stream_cursor(conn, statement, dict(params or {}), chunk_rows)
 
     def _stream_duckdb(
-        self, conn: sa.Connection, statement: sa.TextClause, params: dict, chunk_rows: int
+        self,
+        conn: sa.Connection,
+        statement: sa.TextClause,
+        params: dict,
+        chunk_rows: int,
+        name: str,
     ) -> Iterator[pd.DataFrame]:
         compiled = statement.bindparams(**params).compile(dialect=self.engine.dialect)
         positional = [compiled.params[key] for key in (compiled.positiontup or [])]
@@ -232,7 +239,7 @@ class Warehouse:
         except Exception as error:  # duckdb raises its own exception types here
             line = _first_line(error)
             if _MISSING.search(line):
-                raise WarehouseError(f"query: {line}") from error
+                raise WarehouseError(f"query {name}: {line}") from error
             raise
         empty = True
         for batch in reader:

@@ -1,0 +1,106 @@
+"""Shared fixtures: isolated configuration, small demo warehouses, PostgreSQL, Prefect."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tasks.demo_data import DemoSpec, write_demo_data
+from tasks.settings import get_settings
+from tasks.warehouse import Warehouse
+
+POSTGRES_URL = os.environ.get(
+    "PULSEWATCH_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
+# A fixed calendar so every test sees the same data whatever today is.
+DEMO_END_MONTH = date(2026, 10, 1)
+SCORE_DATE = date(2026, 11, 20)
+SMALL_DEMO = DemoSpec(employees=600, months=16, seed=11, end_month=DEMO_END_MONTH)
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own warehouse file, model store and work dir; no .env leaks in."""
+    for name in list(os.environ):
+        if name.startswith("PULSEWATCH_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PULSEWATCH_WAREHOUSE_URL", f"duckdb:///{tmp_path}/warehouse.duckdb")
+    monkeypatch.setenv("PULSEWATCH_MODEL_STORE", str(tmp_path / "models"))
+    monkeypatch.setenv("PULSEWATCH_WORK_DIR", str(tmp_path / "work"))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def duck(tmp_path: Path) -> Iterator[Warehouse]:
+    warehouse = Warehouse(f"duckdb:///{tmp_path}/warehouse.duckdb")
+    yield warehouse
+    warehouse.close()
+
+
+@pytest.fixture
+def demo_duck(duck: Warehouse) -> Warehouse:
+    write_demo_data(duck, SMALL_DEMO)
+    return duck
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as error:  # any failure means "no server here"
+        return str(error).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema for the session on the local PostgreSQL, dropped afterwards.
+
+    Skips when no server answers, except in CI (CI set), where PostgreSQL must be there."""
+    problem = _postgres_available()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI but unreachable: {problem}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {problem}")
+    schema = f"pw_test_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    yield schema
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def pg(postgres_schema: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
+    """A PostgreSQL warehouse in the session schema, configured as the active warehouse."""
+    monkeypatch.setenv("PULSEWATCH_WAREHOUSE_URL", POSTGRES_URL)
+    monkeypatch.setenv("PULSEWATCH_SCHEMA", postgres_schema)
+    get_settings.cache_clear()
+    warehouse = Warehouse(POSTGRES_URL, postgres_schema)
+    with warehouse.engine.begin() as conn:
+        for table in ("condition_scores", "model_registry", "survey_responses", "employees"):
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {warehouse.qualified(table)}"))
+    yield warehouse
+    warehouse.close()
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """One temporary Prefect server for the whole session (flow tests)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

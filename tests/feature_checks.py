@@ -1,0 +1,92 @@
+"""Assertions on the hand-made warehouse, shared by the DuckDB and PostgreSQL tests."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pandas as pd
+
+from tasks.features import TrainingWindow, extract_training_frame, stream_scoring_frames
+from tasks.warehouse import Warehouse
+from tests import sql_cases
+
+
+def _row(frame: pd.DataFrame, employee: int, month: str) -> pd.Series:
+    hit = frame[(frame.employee_id == employee) & (frame.feature_month == pd.Timestamp(month))]
+    assert len(hit) == 1, f"expected one row for {employee} {month}, got {len(hit)}"
+    return hit.iloc[0]
+
+
+def check_training_frame(warehouse: Warehouse) -> None:
+    sql_cases.load(warehouse)
+    frame = extract_training_frame(warehouse, TrainingWindow.ending(sql_cases.TRAIN_END, 5))
+    # employee 1: Jan..May; employee 2: Jan..Apr (Apr kept: the leave is observable)
+    assert sorted(frame.groupby("employee_id").size().items()) == [(1, 5), (2, 4)]
+
+    labels = {
+        (e, m.strftime("%Y-%m")): int(v)
+        for e, m, v in frame[["employee_id", "feature_month", "label"]].itertuples(index=False)
+    }
+    assert labels == {
+        (1, "2026-01"): 0,  # Feb mean 8 is not <= 8 - 2
+        (1, "2026-02"): 1,  # Mar mean 6 <= 8 - 2
+        (1, "2026-03"): 1,  # skips April
+        (1, "2026-04"): 1,  # May 4.5 <= mean(8, 6) - 2 = 5
+        (1, "2026-05"): 1,  # Jun 3 <= mean(6, 4.5) - 2 = 3.25
+        (2, "2026-01"): 0,
+        (2, "2026-02"): 0,
+        (2, "2026-03"): 1,  # leaves 2026-04-20, before May
+        (2, "2026-04"): 1,  # no May row; the leave (before 2026-06-01) is the outcome
+    }
+
+    march = _row(frame, 1, "2026-03-01")
+    assert march.mean_score == 6.0
+    assert math.isclose(march.mean_3m, 22 / 3)
+    assert march.delta_1m == -2.0
+    assert math.isnan(march.delta_3m)
+    assert math.isclose(march.volatility_6m, math.sqrt(4 / 3))
+    assert march.min_mean_3m == 6.0
+    assert march.tenure_months == 74.0  # 2020-01 -> 2026-03
+    assert march.department == "Sales"
+
+    april = _row(frame, 1, "2026-04-01")
+    assert math.isnan(april.mean_score) and april.answered == 0.0
+    assert april.mean_3m == 7.0
+    assert april.response_rate_6m == 0.75
+
+    may = _row(frame, 1, "2026-05-01")
+    assert may.mean_score == 4.5
+    assert may.mean_3m == 5.25
+    assert math.isnan(may.delta_1m)
+    assert may.delta_3m == -3.5
+    assert may.work_score == 4.0 and math.isnan(may.relationship_score)
+
+    assert _row(frame, 2, "2026-01-01").tenure_months == 1.0
+
+
+def check_scoring_frame(warehouse: Warehouse) -> None:
+    sql_cases.load(warehouse)
+    frame = pd.concat(stream_scoring_frames(warehouse, date(2026, 6, 15), chunk_rows=1))
+    # employee 2 left 2026-04-20; employee 3 joined 2026-06-01 and has no survey rows
+    assert frame.employee_id.tolist() == [1, 3]
+    one = frame.iloc[0]
+    assert one.feature_month == pd.Timestamp("2026-05-01")
+    assert one.mean_score == 4.5 and one.mean_3m == 5.25
+    three = frame.iloc[1]
+    assert three.department == "Engineering"
+    assert three.tenure_months == 0.0
+    assert math.isnan(three.mean_score) and math.isnan(three.response_rate_6m)
+
+
+def check_no_leakage(warehouse: Warehouse) -> None:
+    """Rewriting every survey month from the score month on changes no scoring feature."""
+    sql_cases.load(warehouse)
+    before = pd.concat(stream_scoring_frames(warehouse, date(2026, 6, 15), chunk_rows=100))
+    future = sql_cases.responses()
+    later = future.survey_month >= pd.Timestamp("2026-06-01")
+    future.loc[later, ["work_score", "relationship_score", "health_score"]] = 0
+    extra = future[future.employee_id == 1].tail(1).assign(survey_month=pd.Timestamp("2026-07-01"))
+    sql_cases.load(warehouse, pd.concat([future, extra], ignore_index=True))
+    after = pd.concat(stream_scoring_frames(warehouse, date(2026, 6, 15), chunk_rows=100))
+    pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True))

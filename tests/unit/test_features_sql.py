@@ -1,0 +1,19 @@
+"""Feature and label SQL on the embedded DuckDB, against values worked out by hand."""
+
+import pytest
+
+from tests.feature_checks import check_no_leakage, check_scoring_frame, check_training_frame
+
+pytestmark = pytest.mark.unit
+
+
+def test_training_features_and_labels(duck):
+    check_training_frame(duck)
+
+
+def test_scoring_frame_covers_every_active_employee(duck):
+    check_scoring_frame(duck)
+
+
+def test_scoring_features_use_no_data_after_the_feature_month(duck):
+    check_no_leakage(duck)
