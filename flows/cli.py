@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tasks.dates import parse_date
+from tasks.dates import date_range, parse_date
 from tasks.errors import PulsewatchError
 
 app = typer.Typer(
@@ -127,10 +127,10 @@ def demo_data(
 @friendly
 def run(date_: DateOption = None, force_train: bool = False) -> None:
     """Nightly flow for one score date: train if needed, then score and load."""
+    day = _date(date_)
     from flows.nightly import nightly_pipeline
     from flows.summary import nightly_summary
 
-    day = _date(date_)
     _console_without_tracebacks()
     report = nightly_pipeline(score_date=day, force_train=force_train)
     typer.echo(nightly_summary(report))
@@ -140,10 +140,10 @@ def run(date_: DateOption = None, force_train: bool = False) -> None:
 @friendly
 def train(date_: DateOption = None) -> None:
     """Train a candidate model and promote it if it passes the gate."""
+    day = _date(date_)
     from flows.summary import training_summary
     from flows.train import train_model
 
-    day = _date(date_)
     _console_without_tracebacks()
     typer.echo(training_summary(train_model(train_end_date=day)))
 
@@ -155,11 +155,11 @@ def score(
     chunk_rows: Annotated[int, typer.Option(help="Employees scored per chunk.")] = 50_000,
 ) -> None:
     """Score the active population with the champion and load the results."""
+    _positive(chunk_rows, "--chunk-rows")
+    day = _date(date_)
     from flows.score import score_population
     from flows.summary import scoring_summary
 
-    _positive(chunk_rows, "--chunk-rows")
-    day = _date(date_)
     _console_without_tracebacks()
     typer.echo(scoring_summary(score_population(score_date=day, chunk_rows=chunk_rows)))
 
@@ -176,13 +176,14 @@ def backfill_command(
     dry_run: Annotated[bool, typer.Option(help="Only show which dates would run.")] = False,
 ) -> None:
     """Run the nightly pipeline for every date in a range."""
+    first, last = parse_date(start, "--start"), parse_date(end, "--end")
+    date_range(first, last)
+    if reprocess not in ("missing", "all"):
+        raise PulsewatchError(f"--reprocess: {reprocess!r} is not one of: missing, all")
+    _positive(max_parallel, "--max-parallel")
     from flows.backfill import backfill
     from flows.summary import backfill_summary
-    from tasks.backfill import plan_dates
 
-    first, last = parse_date(start, "--start"), parse_date(end, "--end")
-    plan_dates(first, last, reprocess, set())  # validates the range and --reprocess up front
-    _positive(max_parallel, "--max-parallel")
     _console_without_tracebacks()
     report = backfill(
         start=first, end=last, reprocess=reprocess, max_parallel=max_parallel, dry_run=dry_run

@@ -1,0 +1,1 @@
+"""Reproducible performance measurements (`make bench`); never timed assertions in tests."""

@@ -1,0 +1,126 @@
+"""`make bench`: how demo-data writing and chunked scoring scale with the population.
+
+Each measurement runs in its own Python process so peak memory (VmHWM) is its own.
+Results are compared as ratios against the small population measured in the same run
+(the machine is shared and noisy), and written to benchmarks/results/<timestamp>.json with
+the machine noted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+END_MONTH = date(2026, 10, 1)
+SMALL, LARGE = 20_000, 200_000
+CHUNK_ROWS = 10_000  # smaller than both populations, so both stream several chunks
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss
+    over from the parent across fork+exec, VmHWM starts afresh with the new program."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(kind: str, employees: int, folder: str) -> dict:
+    """Run one measurement in this (child) process and return its numbers."""
+    from tasks.demo_data import DemoSpec, write_demo_data
+    from tasks.warehouse import Warehouse
+
+    warehouse = Warehouse(f"duckdb:///{folder}/w-{employees}.duckdb")
+    spec = DemoSpec(employees=employees, months=24, seed=7, end_month=END_MONTH)
+    if kind == "demo-data":
+        started = time.perf_counter()
+        summary = write_demo_data(warehouse, spec)
+        seconds = time.perf_counter() - started
+        rows = summary.survey_rows + summary.employees
+    else:
+        from tasks.features import stream_scoring_frames
+        from tasks.model import PulseModel
+        from tasks.scoring import score_to_file
+
+        model = PulseModel.from_bytes(Path(folder, "model.json").read_bytes())
+        day = date(2026, 11, 20)
+        started = time.perf_counter()
+        result = score_to_file(stream_scoring_frames(warehouse, day, CHUNK_ROWS), model, "bench",
+                               day, None, Path(folder) / f"scores-{employees}.parquet")
+        seconds = time.perf_counter() - started
+        rows = result.rows
+    warehouse.close()
+    peak_mb = _peak_rss_mb()
+    return {"kind": kind, "employees": employees, "rows": rows, "seconds": round(seconds, 3),
+            "rows_per_s": round(rows / seconds), "peak_rss_mb": round(peak_mb, 1)}
+
+
+def _measure(kind: str, employees: int, folder: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--child", kind, str(employees), folder],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _train_model(folder: str) -> None:
+    from tasks.features import TrainingWindow, extract_training_frame
+    from tasks.training import TrainingConfig, fit_model
+    from tasks.warehouse import Warehouse
+
+    with Warehouse(f"duckdb:///{folder}/w-{SMALL}.duckdb") as warehouse:
+        frame = extract_training_frame(warehouse, TrainingWindow.ending(date(2026, 11, 20), 18))
+    model = fit_model(frame, TrainingConfig(), date(2026, 11, 20))
+    Path(folder, "model.json").write_bytes(model.to_bytes())
+
+
+def main() -> None:
+    results: dict = {
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        },
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "measurements": [],
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        for employees in (SMALL, LARGE):
+            results["measurements"].append(_measure("demo-data", employees, folder))
+        subprocess.run([sys.executable, "-m", "benchmarks.run", "--train", folder], check=True)
+        for employees in (SMALL, LARGE):
+            results["measurements"].append(_measure("scoring", employees, folder))
+    by = {(m["kind"], m["employees"]): m for m in results["measurements"]}
+    results["ratios_large_vs_small"] = {
+        kind: {
+            "population": LARGE / SMALL,
+            "seconds": round(by[kind, LARGE]["seconds"] / by[kind, SMALL]["seconds"], 2),
+            "peak_rss": round(by[kind, LARGE]["peak_rss_mb"] / by[kind, SMALL]["peak_rss_mb"], 2),
+        }
+        for kind in ("demo-data", "scoring")
+    }
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    text = json.dumps(results, indent=2)
+    (RESULTS / f"{stamp}.json").write_text(text)
+    (RESULTS / "latest.json").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--train":
+        _train_model(sys.argv[2])
+    elif len(sys.argv) == 5 and sys.argv[1] == "--child":
+        print(json.dumps(_child(sys.argv[2], int(sys.argv[3]), sys.argv[4])))
+    else:
+        main()

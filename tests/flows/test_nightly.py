@@ -1,0 +1,118 @@
+"""The flows end to end on the embedded DuckDB warehouse with a real (temporary) Prefect API."""
+
+from datetime import date
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from flows.backfill import backfill
+from flows.nightly import nightly_pipeline
+from flows.score import score_population
+from flows.train import train_model
+from tasks.errors import NoChampionError, WarehouseError
+from tests.flow_checks import active_employees, registry, risk_by_employee, score_rows
+
+pytestmark = pytest.mark.flow
+DAY = date(2026, 11, 20)
+
+
+def test_nightly_trains_scores_and_is_idempotent(demo_warehouse):
+    first = nightly_pipeline(score_date=DAY)
+    active = active_employees(demo_warehouse, DAY)
+    assert first.training is not None and first.training.status == "champion"
+    assert first.training.auc >= 0.75
+    assert first.scoring.rows == active > 1000
+    assert score_rows(demo_warehouse, DAY) == (active, active)
+    before = risk_by_employee(demo_warehouse, DAY)
+
+    second = nightly_pipeline(score_date=DAY)
+    assert second.training is None  # the champion is fresh
+    assert second.scoring.model_version == first.training.model_version
+    assert score_rows(demo_warehouse, DAY) == (active, active)
+    assert risk_by_employee(demo_warehouse, DAY) == before
+    assert list(registry(demo_warehouse).values()) == ["champion"]
+
+
+def test_rejected_candidate_keeps_the_champion_scoring(demo_warehouse):
+    champion = train_model(train_end_date=DAY).model_version
+    report = nightly_pipeline(score_date=DAY, force_train=True, auc_floor=0.99)
+    assert report.training.status == "rejected"
+    assert "below the floor 0.9900" in report.training.reason
+    assert report.training.champion_auc is not None  # compared on the same months
+    assert report.scoring.model_version == champion
+    statuses = registry(demo_warehouse)
+    assert statuses[champion] == "champion"
+    assert sorted(statuses.values()) == ["champion", "rejected"]
+
+
+def test_better_or_equal_candidate_retires_the_champion(demo_warehouse):
+    old = train_model(train_end_date=DAY).model_version
+    new = train_model(train_end_date=DAY)
+    assert new.status == "champion" and new.champion_version == old
+    assert abs(new.auc - new.champion_auc) < 1e-9  # same data, same seed: the same model
+    assert registry(demo_warehouse) == {old: "retired", new.model_version: "champion"}
+
+
+def test_backfill_runs_missing_dates_only(demo_warehouse):
+    days = [date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)]
+    dry = backfill(start=days[0], end=days[-1], dry_run=True)
+    assert dry.planned == days and dry.done == []
+    assert score_rows(demo_warehouse, days[0]) == (0, 0)
+
+    done = backfill(start=days[0], end=days[-1])
+    assert done.done == days and not done.failed
+    for day in days:
+        active = active_employees(demo_warehouse, day)
+        assert score_rows(demo_warehouse, day) == (active, active)
+
+    again = backfill(start=days[0], end=date(2026, 11, 4))
+    assert again.skipped == days and again.done == [date(2026, 11, 4)]
+    redo = backfill(start=days[0], end=days[0], reprocess="all")
+    assert redo.done == [days[0]]
+    assert score_rows(demo_warehouse, days[0])[0] == active_employees(demo_warehouse, days[0])
+
+
+def test_missing_source_table_fails_before_writing(duck):
+    with pytest.raises(WarehouseError, match=r"^source table employees is missing in duckdb:"):
+        nightly_pipeline(score_date=DAY)
+    assert not duck.table_exists("condition_scores")
+    assert not duck.table_exists("model_registry")
+
+
+def test_scoring_without_champion_is_a_clear_error(demo_warehouse):
+    with pytest.raises(NoChampionError, match="no champion model in model_registry"):
+        score_population(score_date=DAY)
+    assert score_rows(demo_warehouse, DAY) == (0, 0)
+
+
+async def _artifacts(key: str):
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async with get_client() as client:
+        return await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
+
+
+def test_artifacts_hold_aggregates_only(demo_warehouse):
+    import asyncio
+
+    report = nightly_pipeline(score_date=DAY)
+    summary = asyncio.run(_artifacts("scoring-summary"))[0]
+    assert f"| employees scored | {report.scoring.rows} |" in summary.data
+    assert "Risk score distribution" in summary.data
+    comparison = asyncio.run(_artifacts("model-comparison"))[0]
+    assert "validation AUC" in str(comparison.data)
+    ids = [str(e) for e in list(risk_by_employee(demo_warehouse, DAY))[:200]]
+    assert not any(i in summary.data or i in str(comparison.data) for i in ids)
+
+
+def test_data_tasks_do_not_persist_results():
+    from tasks.features import extract_training_frame_task
+    from tasks.model_store import load_model_task, save_model_task
+    from tasks.scoring import score_population_task
+    from tasks.training import evaluate_champion_task, fit_model_task
+
+    for task in (extract_training_frame_task, fit_model_task, evaluate_champion_task,
+                 save_model_task, load_model_task, score_population_task):
+        assert task.persist_result is False, task.name
