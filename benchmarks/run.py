@@ -54,20 +54,34 @@ def _child(kind: str, employees: int, folder: str) -> dict:
         model = PulseModel.from_bytes(Path(folder, "model.json").read_bytes())
         day = date(2026, 11, 20)
         started = time.perf_counter()
-        result = score_to_file(stream_scoring_frames(warehouse, day, CHUNK_ROWS), model, "bench",
-                               day, None, Path(folder) / f"scores-{employees}.parquet")
+        result = score_to_file(
+            stream_scoring_frames(warehouse, day, CHUNK_ROWS),
+            model,
+            "bench",
+            day,
+            None,
+            Path(folder) / f"scores-{employees}.parquet",
+        )
         seconds = time.perf_counter() - started
         rows = result.rows
     warehouse.close()
     peak_mb = _peak_rss_mb()
-    return {"kind": kind, "employees": employees, "rows": rows, "seconds": round(seconds, 3),
-            "rows_per_s": round(rows / seconds), "peak_rss_mb": round(peak_mb, 1)}
+    return {
+        "kind": kind,
+        "employees": employees,
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(rows / seconds),
+        "peak_rss_mb": round(peak_mb, 1),
+    }
 
 
 def _measure(kind: str, employees: int, folder: str) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--child", kind, str(employees), folder],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 

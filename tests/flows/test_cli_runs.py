@@ -18,7 +18,9 @@ def pulsewatch(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_run_prints_a_summary_and_reruns_idempotently():
-    demo = pulsewatch("demo-data", "--employees", "800", "--months", "14", "--end-month", "2026-10-01")
+    demo = pulsewatch(
+        "demo-data", "--employees", "800", "--months", "14", "--end-month", "2026-10-01"
+    )
     assert demo.returncode == 0, demo.stderr
     first = pulsewatch("run", "--date", "2026-11-20")
     assert first.returncode == 0, first.stderr[-2000:]
@@ -29,8 +31,12 @@ def test_run_prints_a_summary_and_reruns_idempotently():
     assert "active employees for 2026-11-20" in scored
     assert any(line.startswith("results   condition_scores in duckdb:") for line in lines)
     look = next(line for line in lines if line.startswith("look"))
-    query = subprocess.run(look.removeprefix("look").strip().replace(".venv/bin/python", sys.executable),
-                           shell=True, capture_output=True, text=True)
+    query = subprocess.run(
+        look.removeprefix("look").strip().replace(".venv/bin/python", sys.executable),
+        shell=True,
+        capture_output=True,
+        text=True,
+    )
     assert query.returncode == 0 and "risk_score" in query.stdout
 
     second = pulsewatch("run", "--date", "2026-11-20")
@@ -42,8 +48,10 @@ def test_run_prints_a_summary_and_reruns_idempotently():
 def test_missing_source_table_is_one_line_without_traceback():
     result = pulsewatch("run", "--date", "2026-11-20")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        "pulsewatch: source table employees is missing in duckdb:"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("pulsewatch: source table employees is missing in duckdb:")
     )
     assert "Traceback" not in result.stderr
     assert not Path("work").exists() or not any(Path("work").iterdir())

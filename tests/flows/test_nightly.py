@@ -113,6 +113,12 @@ def test_data_tasks_do_not_persist_results():
     from tasks.scoring import score_population_task
     from tasks.training import evaluate_champion_task, fit_model_task
 
-    for task in (extract_training_frame_task, fit_model_task, evaluate_champion_task,
-                 save_model_task, load_model_task, score_population_task):
+    for task in (
+        extract_training_frame_task,
+        fit_model_task,
+        evaluate_champion_task,
+        save_model_task,
+        load_model_task,
+        score_population_task,
+    ):
         assert task.persist_result is False, task.name

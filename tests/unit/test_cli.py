@@ -20,20 +20,42 @@ def pulsewatch(*args: str, **env: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["run", "--date", "2026-13-45"], {},
-         "pulsewatch: --date: '2026-13-45' is not a date (expected YYYY-MM-DD)"),
-        (["score", "--date", "yesterday"], {},
-         "pulsewatch: --date: 'yesterday' is not a date (expected YYYY-MM-DD)"),
-        (["backfill", "--start", "2026-02-01", "--end", "2026-01-01"], {},
-         "pulsewatch: backfill: end 2026-01-01 is before start 2026-02-01"),
-        (["backfill", "--start", "2026-01-01", "--end", "2026-01-02", "--reprocess", "some"], {},
-         "pulsewatch: --reprocess: 'some' is not one of: missing, all"),
-        (["demo-data", "--employees", "0"], {}, "pulsewatch: --employees: must be at least 1 (got 0)"),
-        (["demo-data"], {"PULSEWATCH_WAREHOUSE_URL": "oracle://scott:tiger@db/x"},
-         "pulsewatch: PULSEWATCH_WAREHOUSE_URL: unknown warehouse scheme 'oracle'; expected one "
-         "of: duckdb, postgresql, postgresql+psycopg2, redshift, redshift+psycopg2"),
-        (["demo-data"], {"PULSEWATCH_SCHEMA": "x;drop"},
-         "pulsewatch: PULSEWATCH_SCHEMA: schema must match ^[A-Za-z_][A-Za-z0-9_]*$ (got 'x;drop')"),
+        (
+            ["run", "--date", "2026-13-45"],
+            {},
+            "pulsewatch: --date: '2026-13-45' is not a date (expected YYYY-MM-DD)",
+        ),
+        (
+            ["score", "--date", "yesterday"],
+            {},
+            "pulsewatch: --date: 'yesterday' is not a date (expected YYYY-MM-DD)",
+        ),
+        (
+            ["backfill", "--start", "2026-02-01", "--end", "2026-01-01"],
+            {},
+            "pulsewatch: backfill: end 2026-01-01 is before start 2026-02-01",
+        ),
+        (
+            ["backfill", "--start", "2026-01-01", "--end", "2026-01-02", "--reprocess", "some"],
+            {},
+            "pulsewatch: --reprocess: 'some' is not one of: missing, all",
+        ),
+        (
+            ["demo-data", "--employees", "0"],
+            {},
+            "pulsewatch: --employees: must be at least 1 (got 0)",
+        ),
+        (
+            ["demo-data"],
+            {"PULSEWATCH_WAREHOUSE_URL": "oracle://scott:tiger@db/x"},
+            "pulsewatch: PULSEWATCH_WAREHOUSE_URL: unknown warehouse scheme 'oracle'; expected one "
+            "of: duckdb, postgresql, postgresql+psycopg2, redshift, redshift+psycopg2",
+        ),
+        (
+            ["demo-data"],
+            {"PULSEWATCH_SCHEMA": "x;drop"},
+            "pulsewatch: PULSEWATCH_SCHEMA: schema must match ^[A-Za-z_][A-Za-z0-9_]*$ (got 'x;drop')",
+        ),
     ],
 )
 def test_bad_input_is_one_line(args, env, message):
@@ -51,8 +73,9 @@ def test_every_command_has_help():
 
 
 def test_demo_data_writes_the_embedded_default(tmp_path):
-    result = pulsewatch("demo-data", "--employees", "50", "--months", "3",
-                        "--end-month", "2026-10-01")
+    result = pulsewatch(
+        "demo-data", "--employees", "50", "--months", "3", "--end-month", "2026-10-01"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("demo data: 50 employees")
     assert "2026-08..2026-10" in result.stdout
@@ -61,6 +84,9 @@ def test_demo_data_writes_the_embedded_default(tmp_path):
 def test_doctor_reports_missing_source_tables_and_exits_1():
     result = pulsewatch("doctor")
     assert result.returncode == 1
-    assert "[FAIL] source table survey_responses: survey_responses missing -> run `pulsewatch demo-data`" in result.stdout
+    assert (
+        "[FAIL] source table survey_responses: survey_responses missing -> run `pulsewatch demo-data`"
+        in result.stdout
+    )
     assert "[ok  ] model store writable" in result.stdout
     assert "[warn] slack webhook: PULSEWATCH_SLACK_WEBHOOK_URL is not set" in result.stdout

@@ -35,10 +35,17 @@ def model(demo_duck):
 
 
 def test_chunked_scoring_equals_one_pass(demo_duck, model, tmp_path):
-    small = score_to_file(stream_scoring_frames(demo_duck, DAY, 37), model, "m1", DAY, "r",
-                          tmp_path / "a.parquet")
-    whole = score_to_file(stream_scoring_frames(demo_duck, DAY, 100_000), model, "m1", DAY, "r",
-                          tmp_path / "b.parquet")
+    small = score_to_file(
+        stream_scoring_frames(demo_duck, DAY, 37), model, "m1", DAY, "r", tmp_path / "a.parquet"
+    )
+    whole = score_to_file(
+        stream_scoring_frames(demo_duck, DAY, 100_000),
+        model,
+        "m1",
+        DAY,
+        "r",
+        tmp_path / "b.parquet",
+    )
     a = pq.read_table(small.path).to_pandas()
     b = pq.read_table(whole.path).to_pandas()
     pd.testing.assert_frame_equal(a.drop(columns="scored_at"), b.drop(columns="scored_at"))
@@ -49,6 +56,12 @@ def test_chunked_scoring_equals_one_pass(demo_duck, model, tmp_path):
 
 def test_empty_population_is_refused(demo_duck, model, tmp_path):
     with pytest.raises(PulsewatchError, match="no active employees on 1990-01-01"):
-        score_to_file(stream_scoring_frames(demo_duck, date(1990, 1, 1), 100), model, "m1",
-                      date(1990, 1, 1), "r", tmp_path / "x.parquet")
+        score_to_file(
+            stream_scoring_frames(demo_duck, date(1990, 1, 1), 100),
+            model,
+            "m1",
+            date(1990, 1, 1),
+            "r",
+            tmp_path / "x.parquet",
+        )
     assert not (tmp_path / "x.parquet").exists()
