@@ -1,0 +1,112 @@
+"""PostgreSQL: ADBC (libpq, binary COPY) for bulk reads and writes.
+
+Measured on this machine (1,000,000 rows): ADBC ingest wrote as fast as `psql \\copy` and 3x
+faster than CSV through psycopg2; ADBC reads stream Arrow batches from `COPY … TO STDOUT` at
+several times pandas.read_sql's speed. ADBC streams only parameter-free queries, hence
+`literal_sql` (dates and numbers only) for reads.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import psycopg2 as pg_dialect
+
+from tasks.warehouse.core import Batch, as_arrow, literal_sql, positional, verify_count
+
+if TYPE_CHECKING:
+    from tasks.warehouse.core import Warehouse
+
+BATCH_HINT_BYTES = 8 * 1024 * 1024  # ADBC result batches of about 8 MiB
+# `$1` placeholders, as libpq (and so ADBC) expects.
+NUMERIC_DOLLAR = pg_dialect.dialect(paramstyle="numeric_dollar")
+
+
+def connect(warehouse: Warehouse) -> Any:
+    import adbc_driver_postgresql.dbapi as adbc
+
+    url = warehouse.engine.url.set(drivername="postgresql")
+    return adbc.connect(url.render_as_string(hide_password=False))
+
+
+def rechunk(reader: pa.RecordBatchReader, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    empty = True
+    for batch in reader:
+        for offset in range(0, batch.num_rows, chunk_rows):
+            empty = False
+            yield batch.slice(offset, chunk_rows).to_pandas()
+    if empty:
+        yield reader.schema.empty_table().to_pandas()
+
+
+def stream(warehouse: Warehouse, sql: str, params: dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    query = literal_sql(sql, params, warehouse.engine.dialect)
+    with connect(warehouse) as conn, conn.cursor() as cursor:
+        cursor.adbc_statement.set_options(
+            **{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_HINT_BYTES)}
+        )
+        cursor.execute(query)
+        yield from rechunk(cursor.fetch_record_batch(), chunk_rows)
+
+
+def copy_csv(warehouse: Warehouse, conn: sa.Connection, table: str, rows: pa.Table) -> None:
+    """COPY FROM STDIN inside the caller's SQLAlchemy transaction (CSV written by Arrow's
+    C++ writer); used for demo data, where the write shares a transaction with DDL."""
+    columns = ", ".join(warehouse.quote(c) for c in rows.column_names)
+    copy = f"COPY {warehouse.qualified(table)} ({columns}) FROM STDIN WITH (FORMAT csv)"
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        for batch in rows.to_batches(max_chunksize=200_000):
+            buffer = io.BytesIO()
+            pacsv.write_csv(
+                pa.Table.from_batches([batch]), buffer, pacsv.WriteOptions(include_header=False)
+            )
+            buffer.seek(0)
+            cursor.copy_expert(copy, buffer)
+    finally:
+        cursor.close()
+
+
+def replace_partition(
+    warehouse: Warehouse,
+    table: str,
+    column: str,
+    value: Any,
+    batches: Iterable[Batch],
+    expected: int | None,
+) -> int:
+    """One ADBC transaction: advisory lock on (table, value), delete, binary-COPY ingest,
+    count, commit. Concurrent writers of the same date wait for the lock."""
+    delete_sql, delete_args = positional(
+        warehouse.partition_sql("partition_delete", table, column), {"value": value}, NUMERIC_DOLLAR
+    )
+    count_sql, count_args = positional(
+        warehouse.partition_sql("partition_count", table, column), {"value": value}, NUMERIC_DOLLAR
+    )
+    with connect(warehouse) as conn:
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [f"{table}:{value}"])
+                cursor.execute(delete_sql, delete_args)
+                written = 0
+                for batch in batches:
+                    rows = as_arrow(batch)
+                    if rows.num_rows:
+                        cursor.adbc_ingest(
+                            table, rows, mode="append", db_schema_name=warehouse.schema
+                        )
+                        written += rows.num_rows
+                cursor.execute(count_sql, count_args)
+                stored = int(cursor.fetchone()[0])
+                verify_count(table, column, value, written, stored, expected)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    return written
