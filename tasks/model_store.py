@@ -1,4 +1,4 @@
-"""Where model artifacts live: a local folder (default) or, later, S3.
+"""Where model artifacts live: a local folder (default) or S3 (`PULSEWATCH_MODEL_STORE=s3://…`).
 
 Artifacts are written atomically (temporary file, then rename) and identified by a version id;
 their SHA-256 is recorded in the registry and verified on every load.
@@ -18,6 +18,7 @@ from typing import Protocol
 from prefect import task
 from prefect.cache_policies import NONE
 
+from tasks import s3
 from tasks.errors import ConfigError, ModelStoreError
 from tasks.model import PulseModel
 from tasks.retries import IO_RETRIES
@@ -74,11 +75,39 @@ class LocalModelStore:
         probe.unlink()
 
 
+class S3ModelStore:
+    """s3://bucket/prefix/<version>/model.json, written with its SHA-256 as object metadata
+    (the registry's copy is the one verified on load)."""
+
+    def __init__(self, uri: str) -> None:
+        try:
+            self.location = s3.S3Location.parse(uri)
+        except ValueError as error:
+            raise ConfigError(f"PULSEWATCH_MODEL_STORE: {error}") from None
+
+    def put(self, version: str, payload: bytes) -> str:
+        key = self.location.key(version, ARTIFACT_NAME)
+        s3.put_bytes(self.location, key, payload, Metadata={"sha256": sha256(payload)})
+        return f"s3://{self.location.bucket}/{key}"
+
+    def get(self, uri: str) -> bytes:
+        location = s3.S3Location.parse(uri)
+        try:
+            return s3.get_bytes(location.bucket, location.prefix)
+        except Exception as error:
+            if type(error).__name__ in ("NoSuchKey", "NoSuchBucket") or "NoSuchKey" in str(error):
+                raise ModelStoreError(f"model artifact {uri} is missing") from None
+            raise
+
+    def check_writable(self) -> None:
+        key = self.location.key(f".write-probe-{secrets.token_hex(4)}")
+        s3.put_bytes(self.location, key, b"ok")
+        s3.client().delete_object(Bucket=self.location.bucket, Key=key)
+
+
 def model_store(settings: Settings) -> ModelStore:
     if settings.model_store.startswith("s3://"):
-        raise ConfigError(
-            "PULSEWATCH_MODEL_STORE: the S3 model store is not implemented yet (issue #3)"
-        )
+        return S3ModelStore(settings.model_store)
     return LocalModelStore(settings.model_store)
 
 

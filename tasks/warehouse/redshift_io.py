@@ -146,7 +146,10 @@ class RedshiftIO:
 
     def __init__(self, warehouse: Warehouse, staging: str | None, iam_role: str | None) -> None:
         self.warehouse = warehouse
-        self.staging = s3.S3Location.parse(staging) if staging else None
+        try:
+            self.staging = s3.S3Location.parse(staging) if staging else None
+        except ValueError as error:
+            raise ConfigError(f"PULSEWATCH_S3_STAGING: {error}") from None
         if iam_role and not IAM_ROLE.match(iam_role):
             raise ConfigError(f"PULSEWATCH_REDSHIFT_IAM_ROLE: not an IAM role ARN: {iam_role!r}")
         self.iam_role = iam_role

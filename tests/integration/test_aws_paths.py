@@ -1,0 +1,181 @@
+"""AWS paths offline: S3 model store, Redshift staging (COPY/UNLOAD) and IAM credentials,
+against a moto server on loopback and the local PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import boto3
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from tasks.errors import ConfigError, ModelStoreError
+from tasks.features import TrainingWindow, extract_training_frame
+from tasks.model_store import S3ModelStore, load_model, save_model
+from tasks.registry import ensure_result_tables
+from tasks.warehouse import Warehouse
+from tasks.warehouse.redshift_io import IamCredentialCache, iam_credentials, iam_target, unload_sql
+from tests import sql_cases
+from tests.conftest import POSTGRES_URL
+from tests.redshift_emulation import PostgresEmulatedRedshift
+from tests.unit.test_warehouse import scores, stored
+
+pytestmark = pytest.mark.integration
+DAY = date(2026, 11, 20)
+ROLE = "arn:aws:iam::123456789012:role/pulsewatch-redshift"
+
+
+def s3_keys(bucket: str) -> list[str]:
+    return [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+@pytest.fixture
+def redshift(pg, aws):
+    """A `redshift+psycopg2` warehouse on the local PostgreSQL with S3 staging on moto."""
+    url = sa.make_url(POSTGRES_URL).set(drivername="redshift+psycopg2", password="unused")
+    url = url.update_query_dict({"sslmode": "disable"})
+    warehouse = Warehouse(
+        url.render_as_string(hide_password=False),
+        pg.schema,
+        s3_staging=f"s3://{aws}/staging",
+        iam_role=ROLE,
+    )
+    warehouse.redshift = PostgresEmulatedRedshift(warehouse, f"s3://{aws}/staging", ROLE)
+    yield warehouse
+    warehouse.close()
+
+
+def test_s3_model_store_round_trip_and_checksum(aws, tmp_path):
+    from tasks.demo_data import write_demo_data
+    from tasks.training import TrainingConfig, fit_model
+    from tests.conftest import SMALL_DEMO
+
+    with Warehouse(f"duckdb:///{tmp_path}/w.duckdb") as duck:
+        write_demo_data(duck, SMALL_DEMO)
+        frame = extract_training_frame(duck, TrainingWindow.ending(DAY, 10))
+    model = fit_model(frame, TrainingConfig(num_boost_round=5), DAY)
+
+    store = S3ModelStore(f"s3://{aws}/models/prod")
+    store.check_writable()
+    saved = save_model(store, model, "m1")
+    assert saved.uri == f"s3://{aws}/models/prod/m1/model.json"
+    head = boto3.client("s3").head_object(Bucket=aws, Key="models/prod/m1/model.json")
+    assert head["Metadata"]["sha256"] == saved.sha256
+    assert load_model(store, saved).booster.num_trees() == 5
+
+    boto3.client("s3").put_object(Bucket=aws, Key="models/prod/m1/model.json", Body=b"{}")
+    with pytest.raises(ModelStoreError, match=r"^model m1: checksum mismatch"):
+        load_model(store, saved)
+    boto3.client("s3").delete_object(Bucket=aws, Key="models/prod/m1/model.json")
+    with pytest.raises(ModelStoreError, match="is missing"):
+        load_model(store, saved)
+    assert s3_keys(aws) == []  # the write probe cleaned up after itself
+
+
+def test_redshift_copy_swap_is_idempotent_and_cleans_up(redshift, pg, aws):
+    ensure_result_tables(pg)
+    batches = [scores(DAY, range(0, 600), 0.1), scores(DAY, range(600, 1000), 0.1)]
+    assert redshift.replace_partition("condition_scores", "score_date", DAY, batches, 1000) == 1000
+    assert (
+        redshift.replace_partition(
+            "condition_scores", "score_date", DAY, [scores(DAY, range(700), 0.3, "m2")], 700
+        )
+        == 700
+    )
+    after = stored(pg, DAY)
+    assert len(after) == 700 and after.employee_id.is_unique and set(after.model_version) == {"m2"}
+    assert s3_keys(aws) == []  # staged Parquet removed
+    copy = redshift.redshift.statements[-1]
+    assert re.fullmatch(
+        rf"COPY \"?pw_stage_[0-9a-f]{{12}}\"? FROM 's3://{aws}/staging/load/condition_scores/"
+        rf"2026-11-20/[0-9a-f]{{32}}/' IAM_ROLE '{ROLE}' FORMAT AS PARQUET",
+        copy,
+    ), copy
+
+
+def test_redshift_failed_copy_keeps_previous_rows_and_cleans_up(redshift, pg, aws):
+    ensure_result_tables(pg)
+    redshift.replace_partition("condition_scores", "score_date", DAY, [scores(DAY, range(50), 0.1)])
+    redshift.redshift.fail_copy = True
+    with pytest.raises(RuntimeError, match="simulated COPY failure"):
+        redshift.replace_partition(
+            "condition_scores", "score_date", DAY, [scores(DAY, range(80), 0.9, "m2")]
+        )
+    after = stored(pg, DAY)
+    assert len(after) == 50 and set(after.model_version) == {"m1"}
+    assert s3_keys(aws) == []
+
+
+def test_redshift_unload_extract_matches_postgres(redshift, pg, aws):
+    sql_cases.load(pg)
+    window = TrainingWindow.ending(sql_cases.TRAIN_END, 5)
+    via_unload = extract_training_frame(redshift, window)
+    direct = extract_training_frame(pg, window)
+    key = ["employee_id", "feature_month"]
+    pd.testing.assert_frame_equal(
+        via_unload.sort_values(key).reset_index(drop=True),
+        direct.sort_values(key).reset_index(drop=True),
+    )
+    unload = redshift.redshift.statements[-1]
+    assert unload.startswith("UNLOAD ('WITH features AS (")
+    assert "CAST(''2026-01-01'' AS DATE)" in unload  # bound dates inlined, quotes doubled
+    assert "--" not in unload  # comments dropped from the quoted query
+    assert unload.endswith(
+        f"TO 's3://{aws}/staging/unload/{unload.split('/staging/unload/')[1].split('/')[0]}/' "
+        f"IAM_ROLE '{ROLE}' FORMAT AS PARQUET ALLOWOVERWRITE MAXFILESIZE 256 MB"
+    )
+    assert s3_keys(aws) == []
+
+
+def test_unload_quoting():
+    sql = "SELECT 'a' AS x -- note\n-- whole line\nFROM t"
+    assert unload_sql(sql, "s3://b/p/", ROLE) == (
+        "UNLOAD ('SELECT ''a'' AS x -- note\nFROM t') TO 's3://b/p/' "
+        f"IAM_ROLE '{ROLE}' FORMAT AS PARQUET ALLOWOVERWRITE MAXFILESIZE 256 MB"
+    )
+
+
+def test_bad_staging_or_role_is_refused():
+    with pytest.raises(ConfigError, match="PULSEWATCH_REDSHIFT_IAM_ROLE: not an IAM role ARN"):
+        Warehouse("redshift+psycopg2://u:p@h:5439/d", s3_staging="s3://bkt/p", iam_role="x' --")
+    with pytest.raises(ConfigError, match="PULSEWATCH_S3_STAGING: not an s3://bucket/prefix URI"):
+        Warehouse("redshift+psycopg2://u:p@h:5439/d", s3_staging="s3://bkt/it's", iam_role=ROLE)
+
+
+def test_iam_temporary_credentials_from_moto(aws):
+    boto3.client("redshift").create_cluster(
+        ClusterIdentifier="pulsewatch",
+        NodeType="ra3.xlplus",
+        MasterUsername="admin",
+        MasterUserPassword="Passw0rd-not-used",
+        DBName="dev",
+    )
+    url = sa.make_url(
+        "redshift+psycopg2://analyst@pulsewatch.c1a2b3.ap-northeast-1.redshift.amazonaws.com:5439/dev"
+    )
+    assert iam_target(url) == {
+        "kind": "provisioned",
+        "cluster": "pulsewatch",
+        "region": "ap-northeast-1",
+    }
+    user, password, expires = iam_credentials(url)
+    assert user == "IAM:analyst" and len(password) >= 8 and expires > 0
+
+    cache = IamCredentialCache(url)
+    first, second = {}, {}
+    cache.apply(first)
+    cache.apply(second)
+    assert first == second and first["user"] == "IAM:analyst"  # reused until near expiry
+
+    serverless = sa.make_url(
+        "redshift+psycopg2://analyst@pw-wg.123456789012.us-east-1.redshift-serverless.amazonaws.com:5439/dev"
+    )
+    assert iam_target(serverless) == {
+        "kind": "serverless",
+        "workgroup": "pw-wg",
+        "region": "us-east-1",
+    }
+    with pytest.raises(ConfigError, match="no cluster to ask for IAM credentials"):
+        iam_target(sa.make_url("redshift+psycopg2://analyst@10.0.0.5:5439/dev"))
