@@ -114,6 +114,10 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "benchmarks.run", "--train", folder], check=True)
         for employees in (SMALL, LARGE):
             results["measurements"].append(_measure("scoring", employees, folder))
+    from benchmarks import postgres_io
+
+    results["postgres"] = postgres_io.run()
+    results["postgres_ratios"] = postgres_io.ratios(results["postgres"])
     by = {(m["kind"], m["employees"]): m for m in results["measurements"]}
     results["ratios_large_vs_small"] = {
         kind: {
@@ -128,7 +132,40 @@ def main() -> None:
     text = json.dumps(results, indent=2)
     (RESULTS / f"{stamp}.json").write_text(text)
     (RESULTS / "latest.json").write_text(text)
-    print(text)
+    print(table(results))
+
+
+def table(results: dict) -> str:
+    """The human summary of one run (also pasted into README.md)."""
+    pg = results["postgres"]
+    lines = ["| measurement | rows | seconds | rows/s | peak RSS MB |", "|---|---|---|---|---|"]
+    labels = {
+        "write_pulsewatch": "write 1M scores: pulsewatch loader (ADBC binary COPY)",
+        "write_psql": "write 1M scores: psql \\copy from CSV",
+        "write_to_sql": "write 1M scores: pandas to_sql (multi, 10k chunks)",
+        "read_pulsewatch": "extract scoring frame, 1M employees: pulsewatch reader",
+        "read_pandas": "extract scoring frame, 1M employees: pandas read_sql",
+        "score_small": "score + load 100k employees (no orchestration)",
+        "score_large": "score + load 1M employees (no orchestration = floor)",
+        "score_flow": "scoring night, 1M: score-population flow, prefect server",
+        "naive_score": "scoring night, 1M: naive read_sql → predict → to_sql",
+        "train_flow": "training night, 100k x 24 months: train-model flow",
+        "naive_train": "training night: naive read_sql → lgb.train → predict → to_sql",
+    }
+    for key, label in labels.items():
+        m = pg[key]
+        lines.append(
+            f"| {label} | {m['rows']:,} | {m['seconds']:.1f} | {m['rows'] / m['seconds']:,.0f} "
+            f"| {m.get('peak_rss_mb', 0):,.0f} |"
+        )
+    lines += ["", "| ratio | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in results["postgres_ratios"].items()]
+    for kind, r in results["ratios_large_vs_small"].items():
+        lines.append(
+            f"| duckdb {kind}: 200k vs 20k employees, time / peak RSS | "
+            f"{r['seconds']} / {r['peak_rss']} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,481 @@
+"""Issue #3 measurements on the local PostgreSQL (one run, ratios against same-run baselines).
+
+(a) write 1,000,000 score rows: pulsewatch's loader vs `psql \\copy` of the same rows from a
+    CSV file vs pandas `to_sql`; extract the scoring frame: pulsewatch's reader vs
+    pandas `read_sql` of the same query (time and peak memory);
+(b) scoring + loading 100,000 and 1,000,000 employees (wall time, peak RSS);
+(c) a scoring night end to end through the real flow against a running `prefect server`, vs
+    its floor (the same functions with no orchestration, = (b) at 1M) and vs a naive script
+    (read_sql → predict → to_sql); a training night (train-model flow) vs the naive script
+    with `lgb.train` added.
+Every measurement runs in a fresh child process so its peak RSS (VmHWM) is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+
+PG_URL = os.environ.get(
+    "PULSEWATCH_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
+LARGE_SCHEMA, SMALL_SCHEMA = "pw_bench_large", "pw_bench_small"
+# PULSEWATCH_BENCH_SCALE=0.02 runs the same steps on 20,000 / 2,000 employees (a smoke test).
+SCALE = float(os.environ.get("PULSEWATCH_BENCH_SCALE", "1"))
+LARGE, SMALL = int(1_000_000 * SCALE), int(100_000 * SCALE)
+END_MONTH = date(2026, 10, 1)
+DAY = date(2026, 11, 20)
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _env(schema: str, folder: str, **extra: str) -> dict:
+    return {
+        **os.environ,
+        "PULSEWATCH_WAREHOUSE_URL": PG_URL,
+        "PULSEWATCH_SCHEMA": schema,
+        "PULSEWATCH_MODEL_STORE": f"{folder}/models",
+        "PULSEWATCH_WORK_DIR": f"{folder}/work",
+        **extra,
+    }
+
+
+def child(step: str, schema: str, folder: str, extra: dict | None = None) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.postgres_io", step, schema, folder],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=_env(schema, folder, **(extra or {})),
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- steps, each run in its own process -----------------------------------------------------
+def step_demo(schema: str, employees: int, months: int) -> dict:
+    from tasks.demo_data import DemoSpec, write_demo_data
+    from tasks.warehouse import open_warehouse
+
+    started = time.perf_counter()
+    with open_warehouse() as warehouse:
+        summary = write_demo_data(warehouse, DemoSpec(employees, months, 7, END_MONTH))
+    return {"rows": summary.survey_rows, "seconds": time.perf_counter() - started}
+
+
+def _scoring_sql(warehouse) -> tuple[str, dict]:
+    from tasks.dates import add_months, feature_month_for
+
+    month = feature_month_for(DAY)
+    params = {
+        "score_date": DAY,
+        "feature_month": month,
+        "data_start_month": add_months(month, -5),
+        "data_end_month": month,
+    }
+    return warehouse.sql("scoring_frame", features=warehouse.sql("features")), params
+
+
+def step_read_pulsewatch(schema: str, folder: str) -> dict:
+    from tasks.warehouse import open_warehouse
+
+    started, rows = time.perf_counter(), 0
+    with open_warehouse() as warehouse:
+        for frame in warehouse.stream(
+            "scoring_frame", _scoring_sql(warehouse)[1], 50_000, features=warehouse.sql("features")
+        ):
+            rows += len(frame)
+    return {"rows": rows, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+
+
+def step_read_pandas(schema: str, folder: str) -> dict:
+    import pandas as pd
+
+    from tasks.warehouse import open_warehouse
+
+    with open_warehouse() as warehouse:
+        sql, params = _scoring_sql(warehouse)
+        started = time.perf_counter()
+        frame = pd.read_sql(sa.text(sql), warehouse.engine, params=params)
+    return {
+        "rows": len(frame),
+        "seconds": time.perf_counter() - started,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _score_rows(n: int):
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(0)
+    return pa.table(
+        {
+            "score_date": pa.array([DAY] * n, pa.date32()),
+            "employee_id": pa.array(np.arange(n, dtype=np.int64)),
+            "risk_score": pa.array(rng.random(n)),
+            "model_version": pa.array(["m20261120T020000-abcdef"] * n),
+            "flow_run_id": pa.array(["7c1e2b34-5d6f-4a8b-9c0d-1e2f3a4b5c6d"] * n),
+            "scored_at": pa.array(np.full(n, np.datetime64("2026-11-20T02:00:00", "us"))),
+        }
+    )
+
+
+def step_write_pulsewatch(schema: str, folder: str) -> dict:
+    from tasks.registry import ensure_result_tables
+    from tasks.warehouse import open_warehouse
+
+    rows = _score_rows(LARGE)
+    with open_warehouse() as warehouse:
+        ensure_result_tables(warehouse)
+        started = time.perf_counter()
+        written = warehouse.replace_partition(
+            "condition_scores", "score_date", DAY, rows.to_batches(100_000), LARGE
+        )
+    return {"rows": written, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+
+
+def step_write_psql(schema: str, folder: str) -> dict:
+    import pyarrow.csv as pacsv
+
+    from tasks.warehouse import open_warehouse
+
+    path = Path(folder, "scores.csv")
+    pacsv.write_csv(_score_rows(LARGE), path, pacsv.WriteOptions(include_header=False))
+    with open_warehouse() as warehouse, warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text(f"DELETE FROM {schema}.condition_scores WHERE score_date = :d"), {"d": DAY}
+        )
+    url = sa.make_url(PG_URL)
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            url.host,
+            "-p",
+            str(url.port or 5432),
+            "-U",
+            url.username,
+            "-d",
+            url.database,
+            "-q",
+            "-c",
+            f"\\copy {schema}.condition_scores FROM '{path}' WITH (FORMAT csv)",
+        ],
+        check=True,
+    )
+    return {"rows": LARGE, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+
+
+def step_write_to_sql(schema: str, folder: str) -> dict:
+    from tasks.warehouse import open_warehouse
+
+    frame = _score_rows(LARGE).to_pandas()
+    with open_warehouse() as warehouse:
+        with warehouse.engine.begin() as conn:
+            conn.execute(
+                sa.text(f"DELETE FROM {schema}.condition_scores WHERE score_date = :d"), {"d": DAY}
+            )
+        started = time.perf_counter()
+        frame.to_sql(
+            "condition_scores",
+            warehouse.engine,
+            schema=schema,
+            if_exists="append",
+            index=False,
+            chunksize=10_000,
+            method="multi",
+        )
+    return {"rows": LARGE, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+
+
+def step_score_direct(schema: str, folder: str) -> dict:
+    """The floor: fast read + predict + bulk write of the same rows, no orchestration."""
+    from tasks.features import stream_scoring_frames
+    from tasks.model_store import load_model, model_store
+    from tasks.registry import read_champion
+    from tasks.results import load_scores
+    from tasks.scoring import score_to_file
+    from tasks.settings import get_settings
+    from tasks.warehouse import open_warehouse
+
+    started = time.perf_counter()
+    with open_warehouse() as warehouse:
+        champion = read_champion(warehouse)
+        model = load_model(model_store(get_settings()), champion.stored)
+        result = score_to_file(
+            stream_scoring_frames(warehouse, DAY, 50_000),
+            model,
+            champion.model_version,
+            DAY,
+            None,
+            Path(folder, "direct.parquet"),
+        )
+        written = load_scores(warehouse, result)
+    return {"rows": written, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+
+
+def step_score_flow(schema: str, folder: str) -> dict:
+    from flows.score import score_population
+
+    started = time.perf_counter()
+    report = score_population(score_date=DAY)
+    return {
+        "rows": report.rows,
+        "seconds": time.perf_counter() - started,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def step_train_flow(schema: str, folder: str) -> dict:
+    from flows.train import train_model
+
+    started = time.perf_counter()
+    report = train_model(train_end_date=DAY, auc_floor=0.5, max_auc_drop=1.0)
+    return {
+        "rows": report.n_train + report.n_valid,
+        "seconds": time.perf_counter() - started,
+        "auc": report.auc,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _naive(with_training: bool) -> dict:
+    """What a careful data scientist writes by hand: read_sql, (train,) predict, to_sql."""
+    import lightgbm as lgb
+    import pandas as pd
+
+    from tasks.contract import FEATURE_COLUMNS
+    from tasks.features import TrainingWindow
+    from tasks.model_store import load_model, model_store
+    from tasks.registry import read_champion
+    from tasks.settings import get_settings
+    from tasks.warehouse import open_warehouse
+
+    started = time.perf_counter()
+    with open_warehouse() as warehouse:
+        engine = warehouse.engine
+        if with_training:
+            window = TrainingWindow.ending(DAY, 18)
+            train = pd.read_sql(
+                sa.text(warehouse.sql("training_frame", features=warehouse.sql("features"))),
+                engine,
+                params=window.params(),
+            )
+            train["department"] = train["department"].astype("category")
+            booster = lgb.train(
+                {"objective": "binary", "num_threads": 1, "verbosity": -1},
+                lgb.Dataset(train[list(FEATURE_COLUMNS)], train["label"]),
+                num_boost_round=200,
+            )
+            rows = len(train)
+        else:
+            booster = load_model(
+                model_store(get_settings()), read_champion(warehouse).stored
+            ).booster
+        sql, params = _scoring_sql(warehouse)
+        frame = pd.read_sql(sa.text(sql), engine, params=params)
+        frame["department"] = frame["department"].astype("category")
+        scores = pd.DataFrame(
+            {
+                "score_date": DAY,
+                "employee_id": frame["employee_id"],
+                "risk_score": booster.predict(frame[list(FEATURE_COLUMNS)], num_threads=1),
+            }
+        )
+        scores.to_sql(
+            "naive_scores",
+            engine,
+            schema=warehouse.schema,
+            if_exists="replace",
+            index=False,
+            chunksize=10_000,
+            method="multi",
+        )
+        rows = len(scores) if not with_training else rows
+    return {"rows": rows, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+
+
+def step_naive_score(schema: str, folder: str) -> dict:
+    return _naive(False)
+
+
+def step_naive_train(schema: str, folder: str) -> dict:
+    return _naive(True)
+
+
+def step_champion(schema: str, folder: str) -> dict:
+    """Train once on the small population and register the model as champion in `schema`."""
+    from tasks.features import TrainingWindow, extract_training_frame
+    from tasks.model_store import model_store, save_model
+    from tasks.promotion import PromotionPolicy, decide
+    from tasks.registry import ensure_result_tables, record_model
+    from tasks.settings import get_settings
+    from tasks.training import TrainingConfig, fit_model
+    from tasks.warehouse import Warehouse, open_warehouse
+
+    with Warehouse(PG_URL, SMALL_SCHEMA) as small:
+        frame = extract_training_frame(small, TrainingWindow.ending(DAY, 18))
+    model = fit_model(frame, TrainingConfig(), DAY)
+    stored = save_model(model_store(get_settings()), model, "bench-champion")
+    with open_warehouse() as warehouse:
+        ensure_result_tables(warehouse)
+        record_model(
+            warehouse,
+            stored,
+            model,
+            decide(model.metrics["auc"], None, PromotionPolicy(0.5)),
+            None,
+            None,
+        )
+    return {"auc": model.metrics["auc"], "rows": len(frame)}
+
+
+# -- orchestration of the whole benchmark ----------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_prefect_server(home: str) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": home,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("prefect")),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                return server, url
+        except OSError:
+            time.sleep(1)
+    server.kill()
+    raise RuntimeError("prefect server did not start within 180 s")
+
+
+def reset_schema(schema: str) -> None:
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+
+
+def run() -> dict:
+    results: dict = {}
+    folder = tempfile.mkdtemp(prefix="pw-bench-")
+    server = None
+    try:
+        for schema in (LARGE_SCHEMA, SMALL_SCHEMA):
+            reset_schema(schema)
+        results["demo_large"] = child("demo-large", LARGE_SCHEMA, folder)
+        results["demo_small"] = child("demo-small", SMALL_SCHEMA, folder)
+        results["champion"] = child("champion", LARGE_SCHEMA, folder)
+        for name in (
+            "read_pulsewatch",
+            "read_pandas",
+            "write_pulsewatch",
+            "write_psql",
+            "write_to_sql",
+        ):
+            results[name] = child(name, LARGE_SCHEMA, folder)
+        child("champion", SMALL_SCHEMA, folder)
+        results["score_small"] = child("score_direct", SMALL_SCHEMA, folder)
+        results["score_large"] = child("score_direct", LARGE_SCHEMA, folder)
+        server, api = start_prefect_server(f"{folder}/prefect")
+        flow_env = {"PREFECT_API_URL": api}
+        child("score_flow", LARGE_SCHEMA, folder, flow_env)  # warm-up: first run registers flow
+        results["score_flow"] = child("score_flow", LARGE_SCHEMA, folder, flow_env)
+        results["naive_score"] = child("naive_score", LARGE_SCHEMA, folder)
+        results["train_flow"] = child("train_flow", SMALL_SCHEMA, folder, flow_env)
+        results["naive_train"] = child("naive_train", SMALL_SCHEMA, folder)
+    finally:
+        if server:
+            server.terminate()
+            server.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
+        engine = sa.create_engine(PG_URL)
+        with engine.begin() as conn:
+            for schema in (LARGE_SCHEMA, SMALL_SCHEMA):
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+    return results
+
+
+def ratios(r: dict) -> dict:
+    def rate(key: str) -> float:
+        return r[key]["rows"] / r[key]["seconds"]
+
+    return {
+        "loader_vs_psql_copy": round(rate("write_pulsewatch") / rate("write_psql"), 2),
+        "loader_vs_to_sql": round(rate("write_pulsewatch") / rate("write_to_sql"), 1),
+        "reader_vs_read_sql": round(rate("read_pulsewatch") / rate("read_pandas"), 1),
+        "reader_peak_rss_vs_read_sql": round(
+            r["read_pulsewatch"]["peak_rss_mb"] / r["read_pandas"]["peak_rss_mb"], 2
+        ),
+        "score_peak_rss_1m_vs_100k": round(
+            r["score_large"]["peak_rss_mb"] / r["score_small"]["peak_rss_mb"], 2
+        ),
+        "score_flow_vs_floor": round(r["score_flow"]["seconds"] / r["score_large"]["seconds"], 2),
+        "naive_score_vs_flow": round(r["naive_score"]["seconds"] / r["score_flow"]["seconds"], 2),
+        "naive_train_vs_train_flow": round(
+            r["naive_train"]["seconds"] / r["train_flow"]["seconds"], 2
+        ),
+    }
+
+
+STEPS = {
+    "demo-large": lambda s, f: step_demo(s, LARGE, 7),
+    "demo-small": lambda s, f: step_demo(s, SMALL, 24),
+    "champion": step_champion,
+    "read_pulsewatch": step_read_pulsewatch,
+    "read_pandas": step_read_pandas,
+    "write_pulsewatch": step_write_pulsewatch,
+    "write_psql": step_write_psql,
+    "write_to_sql": step_write_to_sql,
+    "score_direct": step_score_direct,
+    "score_flow": step_score_flow,
+    "train_flow": step_train_flow,
+    "naive_score": step_naive_score,
+    "naive_train": step_naive_train,
+}
+
+if __name__ == "__main__":
+    step, schema, folder = sys.argv[1:4]
+    result = STEPS[step](schema, folder)
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
