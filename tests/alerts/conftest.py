@@ -67,5 +67,13 @@ def stack(alert_stack: AlertStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("PULSEWATCH_WAREHOUSE_URL", alert_stack.warehouse_url)
     alert_stack.receiver.status = 200
     alert_stack.receiver.messages.clear()
+    from prefect.events.worker import EventsWorker
+
     with temporary_settings({PREFECT_API_URL: alert_stack.server.api_url}):
-        yield alert_stack
+        try:
+            yield alert_stack
+        finally:
+            # Prefect keeps one process-wide events worker per client type, bound to the API
+            # URL current when it started: drain it so later tests (flow tests under
+            # prefect_test_harness) do not keep sending their events to this server.
+            EventsWorker.drain_all(timeout=10, at_exit=False)
