@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 STAMP := $(VENV)/.synced
 
-.PHONY: run test test-unit test-flow test-integration lint bench lock clean help
+.PHONY: run test test-unit test-flow test-integration lint bench lock clean help demo-alerts
 
 help:
 	@echo "make run     - demo data into .pulsewatch/warehouse.duckdb, then the nightly flow for today"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint    - ruff"
 	@echo "make bench   - benchmarks (JSON results in benchmarks/results/)"
 	@echo "make lock    - recompile requirements*.lock from pyproject.toml"
+	@echo "make demo-alerts - a failing nightly run and its Slack alert, all on loopback"
 
 # The virtualenv is built from the hash-pinned dev lock only; uv is installed with pip if missing.
 $(STAMP): requirements-dev.lock pyproject.toml
@@ -42,6 +43,9 @@ test-integration: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+demo-alerts: $(STAMP)
+	$(BIN)/python -m tests.alerts.demo
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -208,6 +208,57 @@ def doctor() -> None:
         raise typer.Exit(1)
 
 
+automations_app = typer.Typer(
+    help="Prefect automations that post failures to Slack.", no_args_is_help=True
+)
+app.add_typer(automations_app, name="automations")
+
+
+def _duration_option(help_text: str) -> Any:
+    return typer.Option(help=help_text + " Like 90s, 15m, 4h, 2d.")
+
+
+@automations_app.command("apply")
+@friendly
+def automations_apply(
+    dry_run: Annotated[bool, typer.Option(help="Only print what would change.")] = False,
+    late_after: Annotated[
+        str, _duration_option("Alert when a Late run has not been picked up after this.")
+    ] = "15m",
+    pending_limit: Annotated[
+        str, _duration_option("Alert when a run stays Pending this long.")
+    ] = "15m",
+    running_limit: Annotated[
+        str, _duration_option("Alert when a run stays Running this long.")
+    ] = "4h",
+    nightly_window: Annotated[
+        str, _duration_option("Alert when no nightly-pipeline/nightly run completes within this.")
+    ] = "26h",
+) -> None:
+    """Create or update (by name) the Slack notification blocks and the automations on the
+    Prefect API in use (PREFECT_API_URL); applying twice leaves one copy of each."""
+    from deployments.automations import AlertPolicy, apply_alerting, parse_duration
+    from tasks.errors import ConfigError
+    from tasks.settings import get_settings
+
+    policy = AlertPolicy(
+        late_limit=parse_duration(late_after, "--late-after"),
+        pending_limit=parse_duration(pending_limit, "--pending-limit"),
+        running_limit=parse_duration(running_limit, "--running-limit"),
+        nightly_window=parse_duration(nightly_window, "--nightly-window"),
+        ui_url=get_settings().prefect_ui_url,
+    )
+    webhook = get_settings().slack_webhook_url
+    if webhook is None:
+        raise ConfigError("PULSEWATCH_SLACK_WEBHOOK_URL: not set (the Slack incoming webhook)")
+    changes = apply_alerting(policy, webhook.get_secret_value(), dry_run=dry_run)
+    for change in changes:
+        typer.echo(str(change))
+    changed = sum(c.action != "unchanged" for c in changes)
+    verb = "would change" if dry_run else "changed"
+    typer.echo(f"automations: {changed} of {len(changes)} objects {verb} (webhook URL not shown)")
+
+
 def main() -> None:
     """Console-script entry point."""
     # Prefect's temporary local server (used when PREFECT_API_URL is unset) runs its database

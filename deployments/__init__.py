@@ -1,0 +1,1 @@
+"""What `prefect deploy` needs beyond prefect.yaml: automations as code (alerting)."""

@@ -1,0 +1,105 @@
+"""What an alert says: the Slack-format payload and the Jinja templates Prefect renders.
+
+Pure data, no Prefect client. Prefect's automations service renders the subject and body
+templates on the server when a trigger fires (`flow_run`, `flow`, `deployment` are read from
+the API for the triggering event; `firing` is always there), then the notification block puts
+the rendered text into the Slack payload below and POSTs it.
+
+Only names, states, parameters that identify the run (dates) and the first line of the state
+message reach Slack: no rows, no results, no settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Slack attachment colours (also understood by Mattermost).
+RED = "#d40e0d"
+AMBER = "#e8a317"
+
+# Placeholder the notification block fills from its secret values; the webhook URL itself is
+# only ever stored in the block's `secrets` (a SecretDict), never in a template or a log line.
+WEBHOOK_SECRET_KEY = "webhook_url"  # noqa: S105 (a key name, not a secret)
+
+# The date a run is about: nightly/score runs have `score_date`, training `train_end_date`,
+# a backfill `start`..`end`. None means "today in Asia/Tokyo" (tasks/dates.py:resolve_date).
+_RUN_DATE = (
+    "{% set p = flow_run.parameters %}"
+    "{% if p.get('start') %}{{ p.get('start') }}..{{ p.get('end') }}"
+    "{% else %}{{ p.get('score_date') or p.get('train_end_date') "
+    "or 'default (today, Asia/Tokyo)' }}{% endif %}"
+)
+# First line of the state message (Prefect puts the exception type and text there).
+_FIRST_ERROR_LINE = (
+    "{{ ((flow_run.state.message or 'no state message').strip().splitlines() "
+    "or ['no state message'])[0][:300] }}"
+)
+_STATE_TIME = "{{ flow_run.state.timestamp.strftime('%Y-%m-%d %H:%M:%S %z') }}"
+_FIRING_TIME = "{{ firing.triggered.strftime('%Y-%m-%d %H:%M:%S %z') }}"
+_DEPLOYMENT = "{{ deployment.name if deployment else 'no deployment' }}"
+
+
+def run_link(ui_url: str | None) -> str:
+    """Template for the flow run's page: PULSEWATCH_PREFECT_UI_URL when set, otherwise the
+    URL Prefect itself knows for the run (the server's PREFECT_UI_URL / Cloud workspace)."""
+    if ui_url:
+        return ui_url.rstrip("/") + "/runs/flow-run/{{ flow_run.id }}"
+    return "{{ flow_run|ui_url }}"
+
+
+def deployments_link(ui_url: str | None) -> str:
+    if ui_url:
+        return ui_url.rstrip("/") + "/deployments"
+    return "{{ automation|ui_url }}"
+
+
+def run_subject(what: str) -> str:
+    """e.g. 'pulsewatch: nightly-pipeline Failed' or '... Late, not started after 15m'."""
+    return "pulsewatch: {{ flow.name }} " + what
+
+
+def run_body(ui_url: str | None, *, with_error: bool) -> str:
+    """The on-call's summary of one flow run (Slack mrkdwn, one fact per line)."""
+    lines = [
+        f"*Flow* {{{{ flow.name }}}}   *Deployment* {_DEPLOYMENT}",
+        "*Flow run* {{ flow_run.name }}   *State* {{ flow_run.state.name }}",
+        f"*Score date* {_RUN_DATE}",
+    ]
+    if with_error:
+        lines.append(f"*Error* {_FIRST_ERROR_LINE}")
+    lines += [
+        f"*When* {_STATE_TIME}",
+        f"*Run* {run_link(ui_url)}",
+    ]
+    return "\n".join(lines)
+
+
+def missing_completion_body(flow: str, deployment: str, window: str, ui_url: str | None) -> str:
+    """Proactive alert: nothing to show about a run, because no run completed."""
+    return "\n".join(
+        [
+            f"*Flow* {flow}   *Deployment* {deployment}",
+            f"*State* no Completed run in the last {window}",
+            "*Check* is the schedule paused, the work pool paused or without capacity, "
+            "the image missing? (a run that failed was reported separately)",
+            f"*When* {_FIRING_TIME}",
+            f"*Deployments* {deployments_link(ui_url)}",
+        ]
+    )
+
+
+def slack_payload(color: str) -> dict[str, Any]:
+    """Slack incoming-webhook JSON with `{{subject}}` / `{{body}}` placeholders, filled by
+    Prefect's CustomWebhookNotificationBlock (values are JSON-encoded by the HTTP client)."""
+    return {
+        "text": "{{subject}}",
+        "attachments": [
+            {
+                "color": color,
+                "fallback": "{{subject}}",
+                "title": "{{subject}}",
+                "text": "{{body}}",
+                "mrkdwn_in": ["text"],
+            }
+        ],
+    }

@@ -1,0 +1,353 @@
+"""Prefect automations as code: which flow-run events page the on-call, and `apply`.
+
+The specs (:func:`automation_specs`, :func:`block_specs`) are pure data built from an
+:class:`AlertPolicy`; :func:`apply_alerting` is the only function that talks to the Prefect API
+(Cloud or self-hosted, whichever PREFECT_API_URL points at). It creates or updates by name, so
+applying twice leaves one copy of each; an object that already matches is left alone (a
+proactive trigger keeps its running window).
+
+Which runs are covered: runs of a pulsewatch flow **that belong to a deployment** (scheduled
+or `prefect deployment run`). Subflow runs (train-model and score-population inside
+nightly-pipeline) have no deployment, so one failure is reported once, by the run that was
+scheduled; a run started by hand from a terminal shows its error there.
+
+Delivery: a CustomWebhookNotificationBlock posting Slack-format JSON. Prefect's SlackWebhook
+block silently drops any URL that is not a Slack host; the custom webhook posts the same JSON
+Slack documents to any URL (Slack, Mattermost, a proxy, a local receiver). The webhook URL lives
+only in the block's secret values and is referenced as `{{webhook_url}}`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from deployments.alert_messages import (
+    AMBER,
+    RED,
+    WEBHOOK_SECRET_KEY,
+    missing_completion_body,
+    run_body,
+    run_subject,
+    slack_payload,
+)
+from tasks.errors import ConfigError, PulsewatchError
+
+FLOW_NAMES = ("nightly-pipeline", "train-model", "score-population", "backfill")
+RED_BLOCK = "pulsewatch-slack-red"
+AMBER_BLOCK = "pulsewatch-slack-amber"
+AUTOMATION_TAG = "pulsewatch"
+
+FAILED_STATES = ("Failed", "Crashed", "TimedOut")
+FINAL_STATES = ("Completed", "Cancelled", *FAILED_STATES)
+# Anything that shows the run moved on (so it is not stuck where it was).
+_LEFT_RUNNING = (*FINAL_STATES, "Cancelling", "AwaitingRetry", "Paused", "Suspended")
+_STARTED = ("Running", *_LEFT_RUNNING)
+_PICKED_UP = ("Pending", *_STARTED)
+
+
+def _events(*states: str) -> list[str]:
+    return sorted(f"prefect.flow-run.{state}" for state in states)
+
+
+_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, option: str) -> timedelta:
+    """'90s', '15m', '4h', '2d' -> timedelta; a one-line PulsewatchError otherwise."""
+    found = _DURATION.fullmatch(text.strip().lower())
+    if not found:
+        raise PulsewatchError(
+            f"{option}: expected a duration like 90s, 15m, 4h or 2d (got {text!r})"
+        )
+    return timedelta(seconds=int(found[1]) * _UNIT_SECONDS[found[2]])
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """The knobs of `pulsewatch automations apply`."""
+
+    late_limit: timedelta = timedelta(minutes=15)
+    pending_limit: timedelta = timedelta(minutes=15)
+    running_limit: timedelta = timedelta(hours=4)
+    nightly_window: timedelta = timedelta(hours=26)
+    nightly_flow: str = "nightly-pipeline"
+    nightly_deployment: str = "nightly"
+    flows: tuple[str, ...] = FLOW_NAMES
+    ui_url: str | None = None
+
+    def __post_init__(self) -> None:
+        # Prefect refuses proactive windows under 10 s.
+        for name in ("late_limit", "pending_limit", "running_limit", "nightly_window"):
+            if getattr(self, name) < timedelta(seconds=10):
+                raise PulsewatchError(f"{name.replace('_', ' ')}: must be at least 10s")
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    name: str
+    color: str
+
+
+@dataclass(frozen=True)
+class AutomationSpec:
+    """One automation, Prefect-free: the trigger as Prefect's JSON, the message templates."""
+
+    name: str
+    description: str
+    trigger: dict[str, Any]
+    block: str
+    subject: str
+    body: str
+    tags: tuple[str, ...] = field(default=(AUTOMATION_TAG,))
+
+
+def block_specs() -> list[BlockSpec]:
+    return [BlockSpec(RED_BLOCK, RED), BlockSpec(AMBER_BLOCK, AMBER)]
+
+
+def _deployment_runs_of(flows: tuple[str, ...], deployment: str | None = None) -> list[dict]:
+    """match_related: the run's flow is one of ours and the run belongs to a deployment."""
+    return [
+        {"prefect.resource.role": "flow", "prefect.resource.name": list(flows)},
+        {"prefect.resource.role": "deployment", "prefect.resource.name": deployment or "*"},
+    ]
+
+
+def _stuck(after: tuple[str, ...], expect: tuple[str, ...], within: timedelta, flows) -> dict:
+    return {
+        "type": "event",
+        "posture": "Proactive",
+        "after": _events(*after),
+        "expect": _events(*expect),
+        "for_each": ["prefect.resource.id"],
+        "match": {"prefect.resource.id": "prefect.flow-run.*"},
+        "match_related": _deployment_runs_of(flows),
+        "threshold": 1,
+        "within": within.total_seconds(),
+    }
+
+
+def automation_specs(policy: AlertPolicy) -> list[AutomationSpec]:
+    """The five automations; names are the identity used by `apply`."""
+    ui = policy.ui_url
+    flows = policy.flows
+    late, pending, running = (
+        format_duration(policy.late_limit),
+        format_duration(policy.pending_limit),
+        format_duration(policy.running_limit),
+    )
+    window = format_duration(policy.nightly_window)
+    return [
+        AutomationSpec(
+            name="pulsewatch-run-failed",
+            description="A pulsewatch deployment run ended Failed, Crashed or TimedOut.",
+            trigger={
+                "type": "event",
+                "posture": "Reactive",
+                "expect": _events(*FAILED_STATES),
+                "match": {"prefect.resource.id": "prefect.flow-run.*"},
+                "match_related": _deployment_runs_of(flows),
+                "threshold": 1,
+                "within": 0,
+            },
+            block=RED_BLOCK,
+            subject=run_subject("{{ flow_run.state.name }}"),
+            body=run_body(ui, with_error=True),
+        ),
+        AutomationSpec(
+            name="pulsewatch-run-late",
+            description=f"A scheduled pulsewatch run went Late and had not started {late} later.",
+            trigger=_stuck(("Late",), _PICKED_UP, policy.late_limit, flows),
+            block=AMBER_BLOCK,
+            subject=run_subject(f"Late, not picked up after {late}"),
+            body=run_body(ui, with_error=False),
+        ),
+        AutomationSpec(
+            name="pulsewatch-run-stuck-pending",
+            description=f"A pulsewatch run stayed Pending for {pending} (infrastructure never "
+            "started, e.g. an ECS task that cannot launch).",
+            trigger=_stuck(("Pending",), _STARTED, policy.pending_limit, flows),
+            block=AMBER_BLOCK,
+            subject=run_subject(f"stuck Pending for {pending}"),
+            body=run_body(ui, with_error=False),
+        ),
+        AutomationSpec(
+            name="pulsewatch-run-stuck-running",
+            description=f"A pulsewatch run stayed Running for {running} without finishing "
+            "(hung, or its process died without reporting).",
+            trigger=_stuck(("Running", "Retrying"), _LEFT_RUNNING, policy.running_limit, flows),
+            block=AMBER_BLOCK,
+            subject=run_subject(f"still Running after {running}"),
+            body=run_body(ui, with_error=False),
+        ),
+        AutomationSpec(
+            name="pulsewatch-nightly-not-completed",
+            description=f"No run of {policy.nightly_flow}/{policy.nightly_deployment} completed "
+            f"within {window}.",
+            trigger={
+                "type": "event",
+                "posture": "Proactive",
+                "expect": _events("Completed"),
+                "match": {"prefect.resource.id": "prefect.flow-run.*"},
+                "match_related": _deployment_runs_of(
+                    (policy.nightly_flow,), policy.nightly_deployment
+                ),
+                "threshold": 1,
+                "within": policy.nightly_window.total_seconds(),
+            },
+            block=RED_BLOCK,
+            subject=(
+                f"pulsewatch: {policy.nightly_flow}/{policy.nightly_deployment} "
+                f"has not completed in {window}"
+            ),
+            body=missing_completion_body(
+                policy.nightly_flow, policy.nightly_deployment, window, ui
+            ),
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- Prefect API
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of `apply` output: what was (or, with --dry-run, would be) done."""
+
+    kind: str  # "block" | "automation"
+    name: str
+    action: str  # "create" | "update" | "unchanged" | "delete duplicate"
+
+    def __str__(self) -> str:
+        return f"{self.action:<16} {self.kind} {self.name}"
+
+
+def validate_webhook_url(url: str) -> str:
+    """Refuse anything but an http(s) URL, without echoing it (it is a secret)."""
+    if not re.match(r"^https?://[^/\s]+", url.strip()):
+        raise ConfigError("PULSEWATCH_SLACK_WEBHOOK_URL: must be an http:// or https:// URL")
+    return url.strip()
+
+
+def _desired_block(spec: BlockSpec, webhook_url: str):
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    return CustomWebhookNotificationBlock(
+        name=spec.name,
+        url="{{" + WEBHOOK_SECRET_KEY + "}}",
+        method="POST",
+        json_data=slack_payload(spec.color),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+        secrets={WEBHOOK_SECRET_KEY: webhook_url},
+    )
+
+
+def _block_state(block) -> tuple:
+    return (
+        block.url,
+        block.method,
+        block.json_data,
+        block.headers,
+        block.timeout,
+        block.secrets.get_secret_value(),
+    )
+
+
+def _existing_block(name: str):
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    try:
+        return CustomWebhookNotificationBlock.load(name)
+    except ValueError:  # Prefect raises ValueError when no document has that name
+        return None
+
+
+def _automation_core(spec: AutomationSpec, block_id: UUID):
+    from prefect.automations import AutomationCore, SendNotification
+    from prefect.events.schemas.automations import EventTrigger
+
+    return AutomationCore(
+        name=spec.name,
+        description=spec.description,
+        enabled=True,
+        tags=list(spec.tags),
+        trigger=EventTrigger.model_validate(spec.trigger),
+        actions=[
+            SendNotification(block_document_id=block_id, subject=spec.subject, body=spec.body)
+        ],
+    )
+
+
+def _comparable(automation) -> dict:
+    data = automation.model_dump(
+        mode="json",
+        include={"name", "description", "enabled", "tags", "trigger", "actions"},
+    )
+    trigger = data["trigger"]
+    trigger.pop("id", None)
+    for key in ("after", "expect", "for_each"):  # sets: their JSON order is arbitrary
+        if key in trigger:
+            trigger[key] = sorted(trigger[key])
+    return data
+
+
+def apply_alerting(policy: AlertPolicy, webhook_url: str, *, dry_run: bool = False) -> list[Change]:
+    """Create or update the notification blocks and automations by name on the Prefect API
+    in use; with `dry_run` only report what would change. Returns one Change per object."""
+    from prefect.client.orchestration import get_client
+
+    webhook_url = validate_webhook_url(webhook_url)
+    changes: list[Change] = []
+    block_ids: dict[str, UUID] = {}
+    for spec in block_specs():
+        desired = _desired_block(spec, webhook_url)
+        existing = _existing_block(spec.name)
+        if existing is None:
+            action = "create"
+        elif _block_state(existing) != _block_state(desired):
+            action = "update"
+        else:
+            action = "unchanged"
+        if existing is not None:
+            block_ids[spec.name] = existing._block_document_id
+        if action != "unchanged" and not dry_run:
+            block_ids[spec.name] = desired.save(spec.name, overwrite=True)
+        changes.append(Change("block", spec.name, action))
+
+    placeholder = UUID(int=0)  # dry run of a block not created yet
+    with get_client(sync_client=True) as client:
+        for spec in automation_specs(policy):
+            desired = _automation_core(spec, block_ids.get(spec.block, placeholder))
+            existing = client.read_automations_by_name(spec.name)
+            keep, duplicates = (existing[0], existing[1:]) if existing else (None, [])
+            if keep is None:
+                action = "create"
+            elif _comparable(keep) != _comparable(desired):
+                action = "update"
+            else:
+                action = "unchanged"
+            changes.append(Change("automation", spec.name, action))
+            changes += [Change("automation", spec.name, "delete duplicate") for _ in duplicates]
+            if dry_run:
+                continue
+            if action == "create":
+                client.create_automation(desired)
+            elif action == "update":
+                client.update_automation(keep.id, desired)
+            for duplicate in duplicates:
+                client.delete_automation(duplicate.id)
+    return changes
