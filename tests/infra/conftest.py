@@ -86,35 +86,43 @@ class Receiver:
 
 
 @pytest.fixture
-def http_receiver() -> Iterator[Receiver]:
-    receiver = Receiver(url="")
+def start_receiver() -> Iterator[Callable[[], Receiver]]:
+    """Start as many loopback HTTP receivers as a test needs (Slack, the Prefect API)."""
+    servers: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            request = Recorded(
-                method=self.command,
-                path=self.path,
-                headers={k.lower(): v for k, v in self.headers.items()},
-                body=self.rfile.read(length),
-            )
-            receiver.requests.append(request)
-            status, body = receiver.respond(request)
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def start() -> Receiver:
+        receiver = Receiver(url="")
 
-        do_GET = do_POST = _serve
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                request = Recorded(
+                    method=self.command,
+                    path=self.path,
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=self.rfile.read(length),
+                )
+                receiver.requests.append(request)
+                status, body = receiver.respond(request)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-            pass
+            do_GET = do_POST = _serve
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield receiver
-    server.shutdown()
-    server.server_close()
-    thread.join()
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
+        return receiver
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join()
