@@ -14,7 +14,13 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-_NUMERIC = {"<": operator.lt, "<=": operator.le, "=": operator.eq, ">": operator.gt, ">=": operator.ge}
+_NUMERIC = {
+    "<": operator.lt,
+    "<=": operator.le,
+    "=": operator.eq,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 _MISSING = object()
 
 
@@ -37,7 +43,7 @@ def _value_matches(matcher: Any, value: Any) -> bool:
         return value is not _MISSING and type(matcher) is type(value) and matcher == value
     if len(matcher) != 1:
         raise ValueError(f"one operator per matcher, got {matcher}")
-    (name, argument), = matcher.items()
+    ((name, argument),) = matcher.items()
     if name == "exists":
         return (value is not _MISSING) is argument
     if value is _MISSING:

@@ -112,13 +112,25 @@ def test_slack_control_characters_in_aws_text_are_escaped():
 @pytest.mark.parametrize(
     ("exit_code", "stop_code", "hint"),
     [
-        (137, "EssentialContainerExited", "killed (SIGKILL): probably out of memory, raise the task memory"),
+        (
+            137,
+            "EssentialContainerExited",
+            "killed (SIGKILL): probably out of memory, raise the task memory",
+        ),
         (1, "EssentialContainerExited", "the program failed; its log stream has the traceback"),
-        (143, "SpotInterruption", "terminated (SIGTERM): stopped by ECS, a Spot interruption or a cancellation"),
+        (
+            143,
+            "SpotInterruption",
+            "terminated (SIGTERM): stopped by ECS, a Spot interruption or a cancellation",
+        ),
         (139, "EssentialContainerExited", "segmentation fault in native code"),
         (2, "EssentialContainerExited", "the program failed; see its log stream"),
         (0, "EssentialContainerExited", "exited normally"),
-        (None, "TaskFailedToStart", "never started: image pull, network or secrets problem (see the stopped reason)"),
+        (
+            None,
+            "TaskFailedToStart",
+            "never started: image pull, network or secrets problem (see the stopped reason)",
+        ),
         (None, "EssentialContainerExited", "no exit code reported"),
     ],
 )

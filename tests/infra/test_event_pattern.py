@@ -22,7 +22,9 @@ CLUSTER = "arn:aws:ecs:ap-northeast-1:111122223333:cluster/pulsewatch"
 
 def rule_pattern(cluster_arn: str = CLUSTER) -> dict:
     """The template's pattern with the cluster's GetAtt resolved, as CloudFormation would."""
-    pattern = copy.deepcopy(dict(load_template()["Resources"]["TaskStoppedRule"]["Properties"]["EventPattern"]))
+    pattern = copy.deepcopy(
+        dict(load_template()["Resources"]["TaskStoppedRule"]["Properties"]["EventPattern"])
+    )
     pattern = json.loads(json.dumps(pattern))
     assert pattern["detail"]["clusterArn"] == [{"Fn::GetAtt": ["Cluster", "Arn"]}]
     pattern["detail"]["clusterArn"] = [cluster_arn]

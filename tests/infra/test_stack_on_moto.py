@@ -62,7 +62,8 @@ def stack(moto_endpoint: str) -> Iterator[dict]:
     ec2, s3, cloudformation = client("ec2"), client("s3"), client("cloudformation")
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24")["Subnet"]["SubnetId"]
+        for i in (1, 2)
     ]
     s3.create_bucket(
         Bucket="pw-artifacts", CreateBucketConfiguration={"LocationConstraint": REGION}
@@ -177,7 +178,8 @@ def test_roles_carry_their_least_privilege_policies(stack):
 def test_launcher_policy_passes_exactly_the_two_roles(stack):
     iam, out = stack["client"]("iam"), stack["outputs"]
     (policy,) = [
-        p for p in iam.list_policies(Scope="Local")["Policies"]
+        p
+        for p in iam.list_policies(Scope="Local")["Policies"]
         if p["PolicyName"].startswith(f"{STACK}-PrefectLauncherPolicy")
     ]
     version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])

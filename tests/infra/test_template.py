@@ -90,8 +90,17 @@ def test_checkov_is_clean():
             pytest.fail("checkov is required in CI: `make .venv-iac/.synced` installs it")
         pytest.skip("checkov not installed: `make .venv-iac/.synced` (make test does it)")
     result = subprocess.run(
-        [checkov, "-f", str(TEMPLATE), "--framework", "cloudformation", "--quiet",
-         "--skip-download", "--output", "json"],
+        [
+            checkov,
+            "-f",
+            str(TEMPLATE),
+            "--framework",
+            "cloudformation",
+            "--quiet",
+            "--skip-download",
+            "--output",
+            "json",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -123,18 +132,47 @@ def test_policy_walker_sees_every_policy(documents):
     assert len(documents) == 11
 
 
-def test_no_wildcard_action_and_star_resources_only_where_aws_requires(documents):
+def wildcard_problems(documents) -> list[str]:
+    """Every grant wider than least privilege: "*" or "svc:*" actions, NotAction/NotResource,
+    and Resource "*" for an action that supports resource-level permissions."""
+    problems = []
     for where, document in documents:
         for statement in _statements(document):
-            assert "NotAction" not in statement and "NotResource" not in statement, where
+            if "NotAction" in statement or "NotResource" in statement:
+                problems.append(f"{where}: NotAction/NotResource")
             actions = _as_list(statement.get("Action", []))
-            assert "*" not in actions, where
+            if "*" in actions:
+                problems.append(f"{where}: Action *")
             if statement["Effect"] != "Allow":
                 continue
+            problems += [f"{where}: {a}" for a in actions if "*" in a and a != "*"]
             if "*" in _as_list(statement.get("Resource", [])):
-                assert set(actions) <= STAR_RESOURCE_ACTIONS, (where, actions)
-            for action in actions:
-                assert "*" not in action, (where, action)  # no "s3:*" style grants either
+                problems += [
+                    f"{where}: {a} on *" for a in actions if a not in STAR_RESOURCE_ACTIONS
+                ]
+    return problems
+
+
+def test_no_wildcard_action_and_star_resources_only_where_aws_requires(documents):
+    assert wildcard_problems(documents) == []
+
+
+def test_the_wildcard_check_catches_wide_grants():
+    wide = {
+        "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"},
+            {"Effect": "Allow", "Action": "ecs:*", "Resource": "arn:aws:ecs:::cluster/x"},
+            {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+        ]
+    }
+    assert wildcard_problems([("/Wide", wide)]) == [
+        "/Wide: Action *",
+        "/Wide: * on *",
+        "/Wide: s3:GetObject on *",
+        "/Wide: ecs:*",
+        "/Wide: NotAction/NotResource",
+    ]
 
 
 def _policy(template, resource: str, name: str | None = None) -> dict:
@@ -173,7 +211,9 @@ def test_task_role_reaches_only_its_prefixes(template):
     }
     redshift = task["RedshiftTemporaryCredentials"]
     assert redshift["Action"] == "redshift:GetClusterCredentials"
-    assert all(":dbuser:" in r["Fn::Sub"] or ":dbname:" in r["Fn::Sub"] for r in redshift["Resource"])
+    assert all(
+        ":dbuser:" in r["Fn::Sub"] or ":dbname:" in r["Fn::Sub"] for r in redshift["Resource"]
+    )
 
 
 def test_secrets_have_no_values_in_the_template(template):
@@ -186,7 +226,7 @@ def test_secrets_have_no_values_in_the_template(template):
     for name, properties in secrets.items():
         assert "SecretString" not in properties, name
         assert "GenerateSecretString" not in properties, name
-    for name, parameter in template["Parameters"].items():
+    for name in template["Parameters"]:
         assert "secret" not in name.lower() and "key" not in name.lower(), name
     text = TEMPLATE.read_text().lower()
     for marker in ("hooks.slack.com", "xoxb-", "xoxp-", "pnu_", "{{resolve:"):
@@ -194,7 +234,9 @@ def test_secrets_have_no_values_in_the_template(template):
 
 
 def test_lambda_gets_secret_arns_not_values(template):
-    variables = template["Resources"]["SlackNotifierFunction"]["Properties"]["Environment"]["Variables"]
+    variables = template["Resources"]["SlackNotifierFunction"]["Properties"]["Environment"][
+        "Variables"
+    ]
     assert variables["SLACK_WEBHOOK_SECRET_ARN"] == {"Ref": "SlackWebhookSecret"}
     assert variables["PREFECT_API_KEY_SECRET_ARN"] == {
         "Fn::If": ["HasPrefectApi", {"Ref": "PrefectApiKeySecret"}, ""]
@@ -210,7 +252,8 @@ def test_tasks_have_no_inbound_path_and_no_public_ip(template):
         ({"Ref": "WarehousePort"}, {"Ref": "WarehousePort"}),
     ]
     assert not any(
-        r["Type"] in {"AWS::EC2::SecurityGroupIngress", "AWS::EC2::EIP", "AWS::EC2::InternetGateway"}
+        r["Type"]
+        in {"AWS::EC2::SecurityGroupIngress", "AWS::EC2::EIP", "AWS::EC2::InternetGateway"}
         for r in template["Resources"].values()
     )
     network = template["Outputs"]["NetworkConfiguration"]["Value"]["Fn::Sub"][0]
@@ -221,7 +264,9 @@ def test_bucket_is_private_encrypted_and_tls_only(template):
     bucket = template["Resources"]["DataBucket"]["Properties"]
     assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    staging = next(r for r in bucket["LifecycleConfiguration"]["Rules"] if r["Id"] == "expire-staging")
+    staging = next(
+        r for r in bucket["LifecycleConfiguration"]["Rules"] if r["Id"] == "expire-staging"
+    )
     assert staging["Prefix"] == "staging/"
     assert staging["ExpirationInDays"] == {"Ref": "StagingExpirationDays"}
     (deny,) = _policy(template, "DataBucketPolicy")["Statement"]

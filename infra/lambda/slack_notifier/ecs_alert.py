@@ -80,7 +80,7 @@ def reason_to_ignore(event: dict[str, Any], cluster_arn: str | None = None) -> s
 
 
 def flow_run_id(event: dict[str, Any]) -> str | None:
-    """The Prefect flow-run id the task ran, from its container overrides; None if absent or invalid."""
+    """The task's Prefect flow-run id from its container overrides; None if absent or invalid."""
     overrides = event["detail"].get("overrides") or {}
     for container in overrides.get("containerOverrides") or []:
         for variable in container.get("environment") or []:
@@ -161,7 +161,9 @@ def build_message(
     for container in containers:
         code = container.get("exitCode")
         shown = "no exit code" if code is None else f"exit code {code}"
-        line = f"• {container.get('name', '(unnamed)')}: {shown} - {exit_code_hint(code, stop_code)}"
+        line = (
+            f"• {container.get('name', '(unnamed)')}: {shown} - {exit_code_hint(code, stop_code)}"
+        )
         if container.get("reason"):
             line += f" ({container['reason']})"
         lines.append(line)

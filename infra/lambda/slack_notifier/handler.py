@@ -70,6 +70,9 @@ def _prefect_state(run_id: str) -> tuple[bool, str]:
 
 def handler(event: Any, context: Any) -> dict[str, str]:
     LOG.setLevel(logging.INFO)
+    # botocore's DEBUG logging prints response bodies, SecretString included: keep it quiet even
+    # when someone turns the function's log level up.
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     try:
         event = parse_event(event)
     except MalformedEventError as exc:

@@ -19,7 +19,7 @@ class ConfigurationError(RuntimeError):
 
 
 class SlackDeliveryError(RuntimeError):
-    """Slack did not accept the message; raised so Lambda retries and then dead-letters the event."""
+    """Slack did not take the message; raised so Lambda retries, then dead-letters the event."""
 
 
 class PrefectLookupError(RuntimeError):
@@ -41,7 +41,7 @@ def _require_http_url(url: str, what: str) -> None:
 
 
 def post_to_slack(webhook_url: str, text: str, *, timeout: float = 10.0) -> None:
-    """POST {"text": text} to a Slack incoming webhook; raise SlackDeliveryError unless it says ok."""
+    """POST {"text": text} to a Slack incoming webhook; raise SlackDeliveryError unless ok."""
     _require_http_url(webhook_url, "the Slack webhook secret")
     request = urllib.request.Request(  # noqa: S310 - scheme checked above
         webhook_url,
