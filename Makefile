@@ -5,8 +5,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 STAMP := $(VENV)/.synced
+# checkov pins urllib3<2, packaging 23 and networkx 2, which would downgrade the project's own dev
+# environment; it gets its own hash-locked tool venv instead (requirements-iac.lock).
+IAC_VENV := .venv-iac
+IAC_STAMP := $(IAC_VENV)/.synced
 
-.PHONY: run test test-unit test-flow test-integration lint bench lock clean help demo-alerts
+# make infra-deploy VPC_ID=vpc-... SUBNET_IDS=subnet-a,subnet-b WAREHOUSE_CIDR=10.0.64.0/20 \
+#                   ARTIFACT_BUCKET=<existing bucket for the Lambda zip> [STACK=pulsewatch] \
+#                   [REDSHIFT_CLUSTER=...] [PREFECT_API_URL=...]
+STACK ?= pulsewatch
+AWS ?= aws
+REDSHIFT_CLUSTER ?=
+PREFECT_API_URL ?=
+
+.PHONY: run test test-unit test-flow test-integration lint bench lock clean help demo-alerts \
+        infra-lint infra-deploy
 
 help:
 	@echo "make run     - demo data into .pulsewatch/warehouse.duckdb, then the nightly flow for today"
@@ -15,6 +28,8 @@ help:
 	@echo "make bench   - benchmarks (JSON results in benchmarks/results/)"
 	@echo "make lock    - recompile requirements*.lock from pyproject.toml"
 	@echo "make demo-alerts - a failing nightly run and its Slack alert, all on loopback"
+	@echo "make infra-lint   - cfn-lint + checkov on infra/template.yaml"
+	@echo "make infra-deploy - package and deploy the AWS stack (needs the AWS CLI; see README)"
 
 # The virtualenv is built from the hash-pinned dev lock only; uv is installed with pip if missing.
 $(STAMP): requirements-dev.lock pyproject.toml
@@ -28,7 +43,12 @@ run: $(STAMP)
 	$(BIN)/pulsewatch demo-data
 	$(BIN)/pulsewatch run
 
-test: $(STAMP) lint
+$(IAC_STAMP): requirements-iac.lock $(STAMP)
+	@[ -x $(IAC_VENV)/bin/python ] || $(UV) venv --quiet --python $(PYTHON) $(IAC_VENV)
+	$(UV) pip sync --quiet --python $(IAC_VENV)/bin/python --require-hashes requirements-iac.lock
+	@touch $(IAC_STAMP)
+
+test: $(STAMP) $(IAC_STAMP) lint
 	$(BIN)/pytest
 
 test-unit: $(STAMP)
@@ -53,6 +73,27 @@ bench: $(STAMP)
 lock:
 	$(UV) pip compile pyproject.toml requirements-build.in --generate-hashes --python-version 3.11 -o requirements.lock
 	$(UV) pip compile pyproject.toml requirements-build.in --extra dev --generate-hashes --python-version 3.11 -o requirements-dev.lock
+	$(UV) pip compile requirements-iac.in --generate-hashes --python-version 3.11 -o requirements-iac.lock
+
+infra-lint: $(STAMP) $(IAC_STAMP)
+	$(BIN)/cfn-lint infra/template.yaml
+	$(IAC_VENV)/bin/checkov -f infra/template.yaml --framework cloudformation --quiet --compact --skip-download
+
+# The AWS CLI is not a project dependency (make test never needs it): install it your usual way.
+infra-deploy:
+	@command -v $(AWS) >/dev/null || { echo "infra-deploy needs the AWS CLI ('aws'); see README, AWS infrastructure"; exit 1; }
+	@[ -n "$(VPC_ID)" ] && [ -n "$(SUBNET_IDS)" ] && [ -n "$(WAREHOUSE_CIDR)" ] && [ -n "$(ARTIFACT_BUCKET)" ] || \
+	  { echo "usage: make infra-deploy VPC_ID=vpc-... SUBNET_IDS=subnet-a,subnet-b WAREHOUSE_CIDR=10.0.64.0/20 ARTIFACT_BUCKET=my-bucket"; exit 2; }
+	@mkdir -p .pulsewatch
+	$(AWS) cloudformation package --template-file infra/template.yaml \
+	  --s3-bucket $(ARTIFACT_BUCKET) --s3-prefix $(STACK)/lambda \
+	  --output-template-file .pulsewatch/infra-packaged.yaml
+	$(AWS) cloudformation deploy --template-file .pulsewatch/infra-packaged.yaml \
+	  --stack-name $(STACK) --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
+	  --parameter-overrides VpcId=$(VPC_ID) PrivateSubnetIds=$(SUBNET_IDS) WarehouseCidr=$(WAREHOUSE_CIDR) \
+	    RedshiftClusterIdentifier=$(REDSHIFT_CLUSTER) PrefectApiUrl=$(PREFECT_API_URL)
+	$(AWS) cloudformation describe-stacks --stack-name $(STACK) \
+	  --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table
 
 clean:
-	rm -rf $(VENV) .pulsewatch .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(IAC_VENV) .pulsewatch .pytest_cache .ruff_cache

@@ -87,10 +87,14 @@ def test_scoring_without_champion_is_a_clear_error(demo_warehouse):
 
 async def _artifacts(key: str):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
+    # Newest first: the session server holds this key from earlier tests too, and the API's
+    # default order (ID_DESC over random UUIDs) made [0] an arbitrary one of them.
     async with get_client() as client:
         return await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
         )
 
 
