@@ -78,6 +78,12 @@ def step_demo(schema: str, employees: int, months: int) -> dict:
     return {"rows": summary.survey_rows, "seconds": time.perf_counter() - started}
 
 
+def _fragments(warehouse) -> dict:
+    from tasks.features import feature_sql
+
+    return feature_sql(warehouse)
+
+
 def _scoring_sql(warehouse) -> tuple[str, dict]:
     from tasks.dates import add_months, feature_month_for
 
@@ -88,7 +94,9 @@ def _scoring_sql(warehouse) -> tuple[str, dict]:
         "data_start_month": add_months(month, -5),
         "data_end_month": month,
     }
-    return warehouse.sql("scoring_frame", features=warehouse.sql("features")), params
+    from tasks.features import feature_sql
+
+    return warehouse.sql("scoring_frame", **feature_sql(warehouse)), params
 
 
 def step_read_pulsewatch(schema: str, folder: str) -> dict:
@@ -97,7 +105,7 @@ def step_read_pulsewatch(schema: str, folder: str) -> dict:
     started, rows = time.perf_counter(), 0
     with open_warehouse() as warehouse:
         for frame in warehouse.stream(
-            "scoring_frame", _scoring_sql(warehouse)[1], 50_000, features=warehouse.sql("features")
+            "scoring_frame", _scoring_sql(warehouse)[1], 50_000, **_fragments(warehouse)
         ):
             rows += len(frame)
     return {"rows": rows, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
@@ -274,7 +282,7 @@ def _naive(with_training: bool) -> dict:
         if with_training:
             window = TrainingWindow.ending(DAY, 18)
             train = pd.read_sql(
-                sa.text(warehouse.sql("training_frame", features=warehouse.sql("features"))),
+                sa.text(warehouse.sql("training_frame", **_fragments(warehouse))),
                 engine,
                 params=window.params(),
             )

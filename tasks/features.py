@@ -51,6 +51,11 @@ class TrainingWindow:
         }
 
 
+def feature_sql(warehouse: Warehouse) -> dict[str, str]:
+    """The shared CTE bodies that training_frame.sql and scoring_frame.sql include."""
+    return {name: warehouse.sql(name) for name in ("monthly", "features", "current_features")}
+
+
 def require_source_tables(warehouse: Warehouse) -> None:
     """Fail before anything is written when a source table is missing."""
     for table in SOURCE_TABLES:
@@ -63,7 +68,7 @@ def require_source_tables(warehouse: Warehouse) -> None:
 
 def extract_training_frame(warehouse: Warehouse, window: TrainingWindow) -> pd.DataFrame:
     """Labelled feature rows for the window, checked against the data contract."""
-    frame = warehouse.read("training_frame", window.params(), features=warehouse.sql("features"))
+    frame = warehouse.read("training_frame", window.params(), **feature_sql(warehouse))
     if frame.empty:
         raise DataContractError(
             f"training frame is empty: no survey rows for months {window.first_month} to "
@@ -83,9 +88,7 @@ def stream_scoring_frames(
         "data_start_month": add_months(month, -(HISTORY_MONTHS - 1)),
         "data_end_month": month,
     }
-    frames = warehouse.stream(
-        "scoring_frame", params, chunk_rows=chunk_rows, features=warehouse.sql("features")
-    )
+    frames = warehouse.stream("scoring_frame", params, chunk_rows, **feature_sql(warehouse))
     for frame in frames:
         if not frame.empty:
             yield check_frame(frame, "scoring frame", labelled=False)

@@ -90,3 +90,38 @@ def check_no_leakage(warehouse: Warehouse) -> None:
     sql_cases.load(warehouse, pd.concat([future, extra], ignore_index=True))
     after = pd.concat(stream_scoring_frames(warehouse, date(2026, 6, 15), chunk_rows=100))
     pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True))
+
+
+def check_current_features_match(warehouse: Warehouse) -> None:
+    """current_features.sql (one GROUP BY, used for scoring) gives exactly the window features
+    of features.sql (used for training) for the same month; otherwise the model would be scored
+    on inputs it was not trained on."""
+    from tasks.demo_data import write_demo_data
+    from tests.conftest import SMALL_DEMO
+
+    write_demo_data(warehouse, SMALL_DEMO)
+    scoring = pd.concat(stream_scoring_frames(warehouse, date(2026, 10, 20), 1000))  # month 09
+    # a cut-off one month later labels feature month 2026-09 with October (features unchanged)
+    frame = extract_training_frame(warehouse, TrainingWindow.ending(date(2026, 11, 20), 2))
+    training = frame[frame.feature_month == pd.Timestamp("2026-09-01")]
+    both = scoring.merge(training, on="employee_id", suffixes=("_score", "_train"))
+    assert len(both) > 300
+    for column in (
+        "work_score",
+        "relationship_score",
+        "health_score",
+        "mean_score",
+        "answered",
+        "mean_3m",
+        "mean_6m",
+        "delta_1m",
+        "delta_3m",
+        "volatility_6m",
+        "response_rate_6m",
+        "min_mean_3m",
+        "tenure_months",
+        "department",
+    ):
+        pd.testing.assert_series_equal(
+            both[f"{column}_score"], both[f"{column}_train"], check_names=False, rtol=1e-12
+        )

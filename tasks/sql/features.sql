@@ -1,31 +1,11 @@
--- Per (employee_id, feature_month) survey features, for survey months in
--- [:data_start_month, :data_end_month]. Every window looks backwards only, so a month's
--- features use data up to that month and nothing later. The LEAD columns (next_*) look one
+-- Per (employee_id, feature_month) survey features over the `monthly` CTE (monthly.sql), for
+-- every month: what training needs. Every window looks backwards only, so a month's features
+-- use data up to that month and nothing later. The LEAD columns (next_*) look one
 -- month ahead: they exist only to build the training label and are never model inputs.
 -- Common subset of Redshift, PostgreSQL and DuckDB: aggregate windows carry explicit ROWS frames
--- (Redshift requires them), numeric results are cast to DOUBLE PRECISION.
-WITH monthly AS (
-    SELECT
-        r.employee_id,
-        r.survey_month,
-        CAST(r.work_score AS DOUBLE PRECISION) AS work_score,
-        CAST(r.relationship_score AS DOUBLE PRECISION) AS relationship_score,
-        CAST(r.health_score AS DOUBLE PRECISION) AS health_score,
-        CAST(COALESCE(r.work_score, 0) + COALESCE(r.relationship_score, 0)
-             + COALESCE(r.health_score, 0) AS DOUBLE PRECISION)
-        / NULLIF(
-            CASE WHEN r.work_score IS NULL THEN 0 ELSE 1 END
-            + CASE WHEN r.relationship_score IS NULL THEN 0 ELSE 1 END
-            + CASE WHEN r.health_score IS NULL THEN 0 ELSE 1 END, 0) AS mean_score,
-        CASE
-            WHEN r.work_score IS NULL AND r.relationship_score IS NULL
-                 AND r.health_score IS NULL THEN 0.0
-            ELSE 1.0
-        END AS answered
-    FROM {survey_responses} AS r
-    WHERE r.survey_month >= CAST(:data_start_month AS DATE)
-      AND r.survey_month <= CAST(:data_end_month AS DATE)
-)
+-- (Redshift requires them), numeric results are cast to DOUBLE PRECISION. Frames count rows,
+-- which are months: the source contract is one row per employee per month while employed.
+-- current_features.sql computes the same values for one month; tests assert they agree.
 SELECT
     m.employee_id,
     m.survey_month AS feature_month,

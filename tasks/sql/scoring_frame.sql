@@ -2,8 +2,11 @@
 -- the features of :feature_month (the last complete survey month before the score date).
 -- Employees with no survey row that month (new hires) get NULL features, which the model
 -- treats as missing values, so everyone active is scored.
-WITH features AS (
-{features}
+WITH monthly AS (
+{monthly}
+),
+features AS (
+{current_features}
 )
 SELECT
     e.employee_id,

@@ -10,7 +10,10 @@
 --       (next_mean_score <= mean_3m - 2).
 -- Otherwise 0. Rows whose outcome is unobservable (no survey row next month and no leave
 -- recorded) are dropped.
-WITH features AS (
+WITH monthly AS (
+{monthly}
+),
+features AS (
 {features}
 )
 SELECT

@@ -119,7 +119,7 @@ def test_redshift_unload_extract_matches_postgres(redshift, pg, aws):
         direct.sort_values(key).reset_index(drop=True),
     )
     unload = redshift.redshift.statements[-1]
-    assert unload.startswith("UNLOAD ('WITH features AS (")
+    assert unload.startswith("UNLOAD ('WITH monthly AS (")
     assert "CAST(''2026-01-01'' AS DATE)" in unload  # bound dates inlined, quotes doubled
     assert "--" not in unload  # comments dropped from the quoted query
     assert unload.endswith(

@@ -10,7 +10,12 @@ from tasks.demo_data import DemoSpec, write_demo_data
 from tasks.features import TrainingWindow, extract_training_frame
 from tasks.registry import ensure_result_tables
 from tests.conftest import DEMO_END_MONTH
-from tests.feature_checks import check_no_leakage, check_scoring_frame, check_training_frame
+from tests.feature_checks import (
+    check_current_features_match,
+    check_no_leakage,
+    check_scoring_frame,
+    check_training_frame,
+)
 from tests.flow_checks import active_employees, registry, risk_by_employee, score_rows
 from tests.unit.test_warehouse import replace, scores, stored
 
@@ -28,6 +33,10 @@ def test_scoring_frame_covers_every_active_employee(pg):
 
 def test_no_leakage(pg):
     check_no_leakage(pg)
+
+
+def test_scoring_and_training_features_agree(pg):
+    check_current_features_match(pg)
 
 
 def test_postgres_and_duckdb_extract_the_same_frame(pg, duck):

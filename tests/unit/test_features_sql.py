@@ -2,7 +2,12 @@
 
 import pytest
 
-from tests.feature_checks import check_no_leakage, check_scoring_frame, check_training_frame
+from tests.feature_checks import (
+    check_current_features_match,
+    check_no_leakage,
+    check_scoring_frame,
+    check_training_frame,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -17,3 +22,7 @@ def test_scoring_frame_covers_every_active_employee(duck):
 
 def test_scoring_features_use_no_data_after_the_feature_month(duck):
     check_no_leakage(duck)
+
+
+def test_scoring_features_equal_training_features_of_the_same_month(duck):
+    check_current_features_match(duck)
