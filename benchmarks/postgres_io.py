@@ -85,19 +85,9 @@ def _fragments(warehouse) -> dict:
 
 
 def _scoring_sql(warehouse) -> tuple[str, dict]:
-    from tasks.dates import add_months, feature_month_for
+    from tasks.features import scoring_params
 
-    month = feature_month_for(DAY)
-    params = {
-        "score_date": DAY,
-        "feature_month": month,
-        "data_start_month": add_months(month, -5),
-        "data_end_month": month,
-    }
-    from tasks.features import feature_sql
-
-    return warehouse.sql("scoring_frame", **feature_sql(warehouse)), params
-
+    return warehouse.sql("scoring_frame", **_fragments(warehouse)), scoring_params(DAY)
 
 def step_read_pulsewatch(schema: str, folder: str) -> dict:
     from tasks.warehouse import open_warehouse

@@ -81,17 +81,25 @@ def stream_scoring_frames(
     warehouse: Warehouse, score_date: date, chunk_rows: int
 ) -> Iterator[pd.DataFrame]:
     """Feature rows of every employee active on `score_date`, in checked chunks."""
-    month = feature_month_for(score_date)
-    params = {
-        "score_date": score_date,
-        "feature_month": month,
-        "data_start_month": add_months(month, -(HISTORY_MONTHS - 1)),
-        "data_end_month": month,
-    }
+    params = scoring_params(score_date)
     frames = warehouse.stream("scoring_frame", params, chunk_rows, **feature_sql(warehouse))
     for frame in frames:
         if not frame.empty:
             yield check_frame(frame, "scoring frame", labelled=False)
+
+
+def scoring_params(score_date: date) -> dict[str, date]:
+    """Bound values of scoring_frame.sql for one score date."""
+    month = feature_month_for(score_date)
+    return {
+        "score_date": score_date,
+        "feature_month": month,
+        "month_1": add_months(month, -1),
+        "month_2": add_months(month, -2),
+        "month_3": add_months(month, -3),
+        "data_start_month": add_months(month, -(HISTORY_MONTHS - 1)),
+        "data_end_month": month,
+    }
 
 
 @task(name="extract-training-frame", persist_result=False, cache_policy=NONE, **IO_RETRIES)
