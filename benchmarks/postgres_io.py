@@ -89,6 +89,7 @@ def _scoring_sql(warehouse) -> tuple[str, dict]:
 
     return warehouse.sql("scoring_frame", **_fragments(warehouse)), scoring_params(DAY)
 
+
 def step_read_pulsewatch(schema: str, folder: str) -> dict:
     from tasks.warehouse import open_warehouse
 
@@ -192,13 +193,7 @@ def step_write_to_sql(schema: str, folder: str) -> dict:
             )
         started = time.perf_counter()
         frame.to_sql(
-            "condition_scores",
-            warehouse.engine,
-            schema=schema,
-            if_exists="append",
-            index=False,
-            chunksize=10_000,
-            method="multi",
+            "condition_scores", warehouse.engine, schema=schema, if_exists="append", index=False
         )
     return {"rows": LARGE, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
 
@@ -298,13 +293,7 @@ def _naive(with_training: bool) -> dict:
             }
         )
         scores.to_sql(
-            "naive_scores",
-            engine,
-            schema=warehouse.schema,
-            if_exists="replace",
-            index=False,
-            chunksize=10_000,
-            method="multi",
+            "naive_scores", engine, schema=warehouse.schema, if_exists="replace", index=False
         )
         rows = len(scores) if not with_training else rows
     return {"rows": rows, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}

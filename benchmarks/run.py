@@ -142,7 +142,7 @@ def table(results: dict) -> str:
     labels = {
         "write_pulsewatch": "write 1M scores: pulsewatch loader (ADBC binary COPY)",
         "write_psql": "write 1M scores: psql \\copy from CSV",
-        "write_to_sql": "write 1M scores: pandas to_sql (multi, 10k chunks)",
+        "write_to_sql": "write 1M scores: pandas to_sql (default method)",
         "read_pulsewatch": "extract scoring frame, 1M employees: pulsewatch reader",
         "read_pandas": "extract scoring frame, 1M employees: pandas read_sql",
         "score_small": "score + load 100k employees (no orchestration)",
