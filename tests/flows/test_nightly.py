@@ -87,10 +87,14 @@ def test_scoring_without_champion_is_a_clear_error(demo_warehouse):
 
 async def _artifacts(key: str):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
+    # newest first: other tests in the session (e.g. test_cli_runs) publish the same keys,
+    # and the server's default order (by id) is not the order of creation
     async with get_client() as client:
         return await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
         )
 
 
