@@ -19,7 +19,7 @@ REDSHIFT_CLUSTER ?=
 PREFECT_API_URL ?=
 
 .PHONY: run test test-unit test-flow test-integration lint bench lock clean help demo-alerts \
-        infra-lint infra-deploy
+        infra-lint infra-deploy deploy deploy-local ecs-pool
 
 help:
 	@echo "make run     - demo data into .pulsewatch/warehouse.duckdb, then the nightly flow for today"
@@ -30,6 +30,9 @@ help:
 	@echo "make demo-alerts - a failing nightly run and its Slack alert, all on loopback"
 	@echo "make infra-lint   - cfn-lint + checkov on infra/template.yaml"
 	@echo "make infra-deploy - package and deploy the AWS stack (needs the AWS CLI; see README)"
+	@echo "make ecs-pool [POOL_TYPE=ecs:push|ecs] - create/update the work pool pulsewatch-ecs"
+	@echo "make deploy ENV=<env> - build+push the image once, register the ECS deployments"
+	@echo "make deploy-local     - register the deployments on a local process pool (starts nothing)"
 
 # The virtualenv is built from the hash-pinned dev lock only; uv is installed with pip if missing.
 $(STAMP): requirements-dev.lock pyproject.toml
@@ -97,3 +100,47 @@ infra-deploy:
 
 clean:
 	rm -rf $(VENV) $(IAC_VENV) .pulsewatch .pytest_cache .ruff_cache
+
+# --- deployments (README "Deploy") ---------------------------------------------------------
+# Per-account values live in one file, deployments/values/$(ENV).env (see example.env).
+ENV ?=
+VALUES = deployments/values/$(ENV).env
+POOL_TYPE ?= ecs:push
+
+define load_values
+[ -n "$(ENV)" ] && [ -f "$(VALUES)" ] || { echo "usage: make $@ ENV=<env>, with $(VALUES) (copy deployments/values/example.env)" >&2; exit 2; }; \
+set -a && . ./$(VALUES) && set +a
+endef
+
+# The work pool: `ecs:push` on Prefect Cloud (no worker), `ecs` on a self-hosted server (then
+# run `prefect worker start --pool pulsewatch-ecs --type ecs` where it can reach AWS).
+ecs-pool: $(STAMP)
+	$(BIN)/prefect work-pool create pulsewatch-ecs --type $(POOL_TYPE) --overwrite \
+	  --base-job-template deployments/ecs/base-job-template.json
+
+# Needs docker (with buildx) and the aws CLI; logs docker in to the ECR registry first.
+deploy: $(STAMP)
+	@$(load_values); sh deployments/check-values.sh && \
+	registry="$${PULSEWATCH_ECS_IMAGE_REPOSITORY%%/*}" && region="$$(echo "$$registry" | cut -d. -f4)" && \
+	aws ecr get-login-password --region "$$region" | docker login --username AWS --password-stdin "$$registry" && \
+	$(BIN)/prefect --no-prompt deploy --all
+
+# Registers the same deployments on a `process` pool for a laptop. Starts no server and no
+# worker: it prints the commands for those.
+deploy-local: $(STAMP)
+	@api="$$($(BIN)/python -c 'from prefect.settings import PREFECT_API_URL; print(PREFECT_API_URL.value() or "")')"; \
+	if [ -z "$$api" ]; then \
+	  echo "No Prefect API configured. Start one and point at it, then run make deploy-local again:"; \
+	  echo "  $(BIN)/prefect server start                      # in another terminal"; \
+	  echo "  export PREFECT_API_URL=http://127.0.0.1:4200/api"; \
+	  exit 2; \
+	fi; \
+	$(BIN)/prefect work-pool inspect pulsewatch-local >/dev/null 2>&1 || \
+	  $(BIN)/prefect work-pool create pulsewatch-local --type process >/dev/null || exit 1; \
+	$(BIN)/prefect --no-prompt deploy --all --prefect-file deployments/local/prefect.yaml >/dev/null || \
+	  { echo "prefect deploy failed; run: $(BIN)/prefect --no-prompt deploy --all --prefect-file deployments/local/prefect.yaml" >&2; exit 1; }; \
+	echo "Registered nightly-pipeline/nightly, train-model/weekly, backfill/adhoc on pool pulsewatch-local at $$api"; \
+	echo "Next (nothing was started):"; \
+	echo "  $(BIN)/prefect worker start --pool pulsewatch-local    # runs use this shell's PULSEWATCH_* / .env"; \
+	echo "  $(BIN)/prefect deployment run nightly-pipeline/nightly"; \
+	echo "  $(BIN)/prefect deployment run backfill/adhoc --param start=2026-11-01 --param end=2026-11-07"

@@ -1,13 +1,22 @@
-"""Backfill planning and reporting: which score dates to (re)process, and how it went."""
+"""Backfill planning, execution and reporting: which score dates to (re)process, how they run
+(in this process, or one nightly deployment run per date with at most `max_parallel` at once),
+and how it went."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal, Protocol, TypeVar
+from uuid import UUID
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NONE
 
 from tasks.dates import date_range
@@ -32,6 +41,27 @@ class BackfillReport:
     done: list[date] = field(default_factory=list)
     failed: dict[date, str] = field(default_factory=dict)
     dry_run: bool = False
+
+    def record(self, outcomes: Sequence[DateOutcome]) -> None:
+        for outcome in sorted(outcomes, key=lambda o: o.day):
+            if outcome.ok:
+                self.done.append(outcome.day)
+            else:
+                self.failed[outcome.day] = outcome.message
+
+
+@dataclass(frozen=True)
+class DateOutcome:
+    """How one score date ended: ok, or the first line of the error (no row data)."""
+
+    day: date
+    ok: bool
+    message: str = ""
+    flow_run_id: str | None = None
+
+
+Handle = TypeVar("Handle")
+POLL_SECONDS = 5.0  # how often a fan-out looks at its child runs (as run_deployment does)
 
 
 def plan_dates(
@@ -96,3 +126,151 @@ def finish_backfill_task(report: BackfillReport) -> BackfillReport:
             f"(first: {first_day}: {first_error})"
         )
     return report
+
+
+def run_bounded(
+    dates: Sequence[date],
+    start: Callable[[date], Handle],
+    poll: Callable[[date, Handle], DateOutcome | None],
+    max_parallel: int,
+    on_finish: Callable[[DateOutcome], None] = lambda outcome: None,
+    poll_seconds: float = POLL_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[DateOutcome]:
+    """Start one run per date, in date order, never more than `max_parallel` unfinished at
+    once; `poll` returns None while a run is still going. Single-threaded: starting and
+    polling happen here, the work happens elsewhere (ECS tasks, worker processes)."""
+    if max_parallel < 1:
+        raise PulsewatchError(f"max_parallel: must be at least 1 (got {max_parallel})")
+    waiting = list(dates)
+    running: dict[date, Handle] = {}
+    finished: list[DateOutcome] = []
+    while waiting or running:
+        while waiting and len(running) < max_parallel:
+            day = waiting.pop(0)
+            running[day] = start(day)
+        for day, handle in list(running.items()):
+            outcome = poll(day, handle)
+            if outcome is not None:
+                del running[day]
+                finished.append(outcome)
+                on_finish(outcome)
+        if running and (not waiting or len(running) >= max_parallel):
+            sleep(poll_seconds)
+    return finished
+
+
+def state_outcome(day: date, state: Any, flow_run_id: str | None = None) -> DateOutcome:
+    """A finished Prefect state as a DateOutcome (first line of the message, at most 300
+    characters)."""
+    if state.is_completed():
+        return DateOutcome(day, True, flow_run_id=flow_run_id)
+    message = (state.message or state.name or "failed").strip().splitlines()
+    return DateOutcome(day, False, (message[0] if message else state.name)[:300], flow_run_id)
+
+
+class NightlyFlow(Protocol):
+    def __call__(self, *, score_date: date, return_state: bool) -> Any: ...
+
+
+def run_in_process(
+    dates: Sequence[date], nightly: NightlyFlow, progress: BackfillProgress
+) -> list[DateOutcome]:
+    """Local backfill: the nightly flow for each date, one after another, as subflows of this
+    run; a failed date does not stop the others."""
+    outcomes = []
+    for day in dates:
+        outcome = state_outcome(day, nightly(score_date=day, return_state=True))
+        progress.finished(outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def running_in_deployment() -> bool:
+    """True inside a run created from a deployment (ECS task, worker process)."""
+    from prefect.runtime import deployment
+
+    return deployment.id is not None
+
+
+def fan_out_to_deployment(
+    dates: Sequence[date],
+    deployment_name: str,
+    max_parallel: int,
+    progress: BackfillProgress,
+    poll_seconds: float = POLL_SECONDS,
+) -> list[DateOutcome]:
+    """One run of `deployment_name` per date (each its own ECS task on the ECS pools), linked
+    as subflows of this run, at most `max_parallel` at once. The first date runs alone, so
+    that when there is no fresh champion exactly one run trains it before the rest score.
+    Children get an idempotency key from this run and the date: a retried backfill run
+    finds its earlier children instead of starting duplicates."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+    from prefect.runtime import flow_run
+
+    parent = flow_run.id or "local"
+    logger = get_run_logger()
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_deployment_by_name(deployment_name)
+        except ObjectNotFound:
+            raise PulsewatchError(
+                f"backfill: deployment {deployment_name!r} does not exist; "
+                "deploy it first (prefect deploy --all)"
+            ) from None
+
+        def start(day: date) -> UUID:
+            child = run_deployment(
+                deployment_name,
+                parameters={"score_date": day.isoformat()},
+                timeout=0,
+                flow_run_name=f"backfill-{day.isoformat()}",
+                tags=["backfill"],
+                idempotency_key=f"backfill-{parent}-{day.isoformat()}",
+            )
+            logger.info("%s: started %s run %s", day, deployment_name, child.id)
+            return child.id
+
+        def poll(day: date, child_id: UUID) -> DateOutcome | None:
+            state = client.read_flow_run(child_id).state
+            if state is None or not state.is_final():
+                return None
+            return state_outcome(day, state, str(child_id))
+
+        first = run_bounded(dates[:1], start, poll, 1, progress.finished, poll_seconds)
+        rest = run_bounded(dates[1:], start, poll, max_parallel, progress.finished, poll_seconds)
+    return first + rest
+
+
+class BackfillProgress:
+    """A progress artifact in the run's Artifacts tab, advanced as each date finishes."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.artifact_id = create_progress_artifact(
+            progress=0.0, key="backfill-progress", description=self._describe()
+        )
+
+    def _describe(self) -> str:
+        return f"{self.done} done, {self.failed} failed of {self.total} score dates"
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * (self.done + self.failed) / self.total if self.total else 100.0
+
+    def finished(self, outcome: DateOutcome) -> None:
+        if outcome.ok:
+            self.done += 1
+        else:
+            self.failed += 1
+        if self.artifact_id is not None:
+            update_progress_artifact(self.artifact_id, self.percent, description=self._describe())
+        logger = get_run_logger()
+        if outcome.ok:
+            logger.info("%s done (%s)", outcome.day, self._describe())
+        else:
+            logger.warning("%s failed: %s (%s)", outcome.day, outcome.message, self._describe())

@@ -1,0 +1,45 @@
+"""Reading prefect.yaml and its companions the way `prefect deploy` does (shared by tests)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PREFECT_YAML = ROOT / "prefect.yaml"
+LOCAL_YAML = ROOT / "deployments" / "local" / "prefect.yaml"
+EXAMPLE_VALUES = ROOT / "deployments" / "values" / "example.env"
+CHECK_VALUES = ROOT / "deployments" / "check-values.sh"
+BASE_JOB_TEMPLATE = ROOT / "deployments" / "ecs" / "base-job-template.json"
+ENV_PLACEHOLDER = re.compile(r"\{\{\s*\$([A-Z0-9_]+)\s*\}\}")
+
+
+def load(path: Path = PREFECT_YAML) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def deployments(path: Path = PREFECT_YAML) -> dict[str, dict[str, Any]]:
+    """'flow-name/deployment' -> deployment config; the flow name comes from the entrypoint."""
+    from prefect.flows import load_flow_from_entrypoint
+
+    found = {}
+    for config in load(path)["deployments"]:
+        flow = load_flow_from_entrypoint(str(ROOT / config["entrypoint"]))
+        found[f"{flow.name}/{config['name']}"] = config
+    return found
+
+
+def example_values() -> dict[str, str]:
+    values = {}
+    for line in EXAMPLE_VALUES.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, value = line.split("=", 1)
+            values[name.strip()] = value.strip()
+    return values
+
+
+def env_placeholders(path: Path = PREFECT_YAML) -> set[str]:
+    return set(ENV_PLACEHOLDER.findall(path.read_text()))
