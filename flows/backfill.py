@@ -1,7 +1,5 @@
 """backfill: run the nightly pipeline for each score date in a range."""
 
-from __future__ import annotations
-
 from datetime import date
 
 from prefect import flow

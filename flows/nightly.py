@@ -1,7 +1,5 @@
 """nightly-pipeline: train when needed, then score and load one score date."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from datetime import date
 

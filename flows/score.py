@@ -1,7 +1,5 @@
 """score-population: champion → score every active employee → load condition_scores."""
 
-from __future__ import annotations
-
 from datetime import date
 
 from prefect import flow

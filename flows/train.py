@@ -1,7 +1,5 @@
 """train-model: extract → fit → compare with the champion → store → promote or reject."""
 
-from __future__ import annotations
-
 from datetime import date
 
 from prefect import flow
