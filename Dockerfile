@@ -23,6 +23,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY flows ./flows
 COPY tasks ./tasks
+COPY deployments ./deployments
 RUN uv pip install --python /opt/venv/bin/python --no-deps --no-build-isolation --no-cache .
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -40,6 +41,7 @@ WORKDIR /opt/pulsewatch
 COPY pyproject.toml ./
 COPY flows ./flows
 COPY tasks ./tasks
+COPY deployments ./deployments
 USER 10001:10001
 # A push pool or worker replaces the command with the flow run's own (`prefect flow-run execute`).
 CMD ["prefect", "flow-run", "execute"]

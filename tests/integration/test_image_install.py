@@ -41,6 +41,11 @@ def _context(target: Path) -> None:
         if line.startswith("!")
     ]
     for name in allowed:
+        if "*" in name:  # a glob such as deployments/*.py: copy the matches, keeping the folder
+            for match in ROOT.glob(name):
+                (target / match.parent.relative_to(ROOT)).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(match, target / match.relative_to(ROOT))
+            continue
         source = ROOT / name.rstrip("/")
         if source.is_dir():
             shutil.copytree(
