@@ -44,5 +44,5 @@ def nightly_pipeline(
             max_auc_drop=max_auc_drop,
             num_threads=num_threads,
         )
-    scoring = score_population(score_date=day, chunk_rows=chunk_rows)
+    scoring = score_population(score_date=day, chunk_rows=chunk_rows, num_threads=num_threads)
     return NightlyReport(training=training, scoring=scoring)

@@ -14,14 +14,16 @@ from tasks.scoring import score_population_task
 
 
 @flow(name="score-population", log_prints=True)
-def score_population(score_date: date | None = None, chunk_rows: int = 50_000) -> ScoringReport:
+def score_population(
+    score_date: date | None = None, chunk_rows: int = 50_000, num_threads: int = 1
+) -> ScoringReport:
     """Score everyone active on `score_date` (default: today) with the champion and replace
-    that date's rows in condition_scores."""
+    that date's rows in condition_scores. `num_threads`: LightGBM threads for prediction."""
     day = resolve_date(score_date)
     check_source_tables_task()
     ensure_result_tables_task()
     champion = require_champion_task()
     model = load_model_task(champion.stored)
-    scores = score_population_task(model, champion, day, chunk_rows)
+    scores = score_population_task(model, champion, day, chunk_rows, num_threads)
     written = load_scores_task(scores)
     return publish_scoring_report_task(scores, written, champion)

@@ -95,6 +95,7 @@ def score_to_file(
     score_date: date,
     flow_run_id: str | None,
     path: Path,
+    num_threads: int | None = None,
 ) -> ScoreFile:
     """Predict each frame and append it to a Parquet file; return where and aggregates."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +103,7 @@ def score_to_file(
     stats = ScoreStats()
     with pq.ParquetWriter(path, SCORES_SCHEMA) as writer:
         for frame in frames:
-            risk = model.predict(frame)
+            risk = model.predict(frame, num_threads)
             stats.add(risk)
             batch = pd.DataFrame(
                 {
@@ -127,7 +128,11 @@ def score_to_file(
 # and data-contract violations are not (retry_transient refuses them).
 @task(name="score-employees", persist_result=False, cache_policy=NONE, **IO_RETRIES)
 def score_population_task(
-    model: PulseModel, champion: RegistryEntry, score_date: date, chunk_rows: int
+    model: PulseModel,
+    champion: RegistryEntry,
+    score_date: date,
+    chunk_rows: int,
+    num_threads: int = 1,
 ) -> ScoreFile:
     from prefect.runtime import flow_run
 
@@ -135,7 +140,9 @@ def score_population_task(
     path = Path(get_settings().work_dir) / f"scores-{score_date}-{run_id or 'local'}.parquet"
     with open_warehouse() as warehouse:
         frames = stream_scoring_frames(warehouse, score_date, chunk_rows)
-        result = score_to_file(frames, model, champion.model_version, score_date, run_id, path)
+        result = score_to_file(
+            frames, model, champion.model_version, score_date, run_id, path, num_threads
+        )
     get_run_logger().info(
         "Scored %d employees for %s with %s (mean risk %.3f, %d at or above %.1f)",
         result.rows,
