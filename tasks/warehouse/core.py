@@ -347,11 +347,17 @@ class Warehouse:
                 )
         return written
 
+    def lock_key(self, table: str, key: object) -> str:
+        """Name of a partition's advisory lock. Advisory locks are per database, so the schema
+        is part of the name: writers of the same date in two schemas do not wait for each other."""
+        return f"{self.schema or self.default_schema}.{table}:{key}"
+
     def lock_partition(self, conn: sa.Connection, table: str, key: str) -> None:
         """Serialise writers of one logical partition until the SQLAlchemy transaction ends."""
         if self.kind == "postgresql":
             conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{table}:{key}"}
+                sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                {"key": self.lock_key(table, key)},
             )
         elif self.kind == "redshift":
             conn.execute(sa.text(f"LOCK {self.qualified(table)}"))

@@ -8,6 +8,7 @@ several times pandas.read_sql's speed. ADBC streams only parameter-free queries,
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -92,7 +93,9 @@ def replace_partition(
     with connect(warehouse) as conn:
         try:
             with conn.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [f"{table}:{value}"])
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext($1))", [warehouse.lock_key(table, value)]
+                )
                 cursor.execute(delete_sql, delete_args)
                 written = 0
                 for batch in batches:
@@ -107,6 +110,9 @@ def replace_partition(
                 verify_count(table, column, value, written, stored, expected)
             conn.commit()
         except BaseException:
-            conn.rollback()
+            # On a lost connection the rollback fails too; raise the error that broke the
+            # write (the server rolls back a dead session's transaction by itself).
+            with contextlib.suppress(Exception):
+                conn.rollback()
             raise
     return written
