@@ -227,15 +227,16 @@ class Warehouse:
             conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
 
     def table_exists(self, table: str) -> bool:
-        """Probe with a zero-row SELECT (no catalog reflection)."""
-        try:
-            with self.engine.connect() as conn:
+        """Probe with a zero-row SELECT (no catalog reflection). A failure to connect is raised
+        as it is (its text may also say "does not exist": a role or a database)."""
+        with self.engine.connect() as conn:
+            try:
                 conn.execute(sa.text(f"SELECT 1 FROM {self.qualified(table)} WHERE 1 = 0"))
-            return True
-        except (sa_exc.ProgrammingError, sa_exc.DatabaseError) as error:
-            if isinstance(error, sa_exc.ProgrammingError) or MISSING.search(first_line(error)):
-                return False
-            raise
+                return True
+            except (sa_exc.ProgrammingError, sa_exc.DatabaseError) as error:
+                if isinstance(error, sa_exc.ProgrammingError) or MISSING.search(first_line(error)):
+                    return False
+                raise
 
     def fetch(
         self, conn: sa.Connection, name: str, params: Mapping[str, Any] | None = None
