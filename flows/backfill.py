@@ -30,5 +30,5 @@ def backfill(
             if state.is_completed():
                 report.done.append(day)
             else:
-                report.failed[day] = (state.message or state.name).splitlines()[0][:300]
+                report.failed[day] = (state.message or state.name or "failed").splitlines()[0][:300]
     return finish_backfill_task(report)

@@ -43,7 +43,8 @@ class PulseModel:
         """Risk scores in [0, 1], one per row of `frame`."""
         if frame.empty:
             return np.empty(0)
-        return self.booster.predict(model_matrix(frame, self.categories), num_threads=self.threads)
+        matrix = model_matrix(frame, self.categories)
+        return np.asarray(self.booster.predict(matrix, num_threads=self.threads))
 
     @property
     def threads(self) -> int:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -34,7 +34,7 @@ from tasks.settings import Settings, validate_identifier, warehouse_kind
 TABLES = ("employees", "survey_responses", "condition_scores", "model_registry")
 SOURCE_TABLES = ("employees", "survey_responses")
 RESULT_TABLES = ("condition_scores", "model_registry")
-Batch = pd.DataFrame | pa.Table | pa.RecordBatch
+Batch: TypeAlias = pd.DataFrame | pa.Table | pa.RecordBatch
 
 # Driver messages that mean "the thing you asked for is not there": permanent, user-fixable.
 MISSING = re.compile(
@@ -120,6 +120,14 @@ def positional(sql: str, params: Mapping[str, Any], dialect: sa.Dialect) -> tupl
     """`:name` binds → the dialect's positional placeholders and the values in order."""
     compiled = sa.text(sql).bindparams(**params).compile(dialect=dialect)
     return compiled.string, [compiled.params[key] for key in (compiled.positiontup or [])]
+
+
+def driver_connection(conn: sa.Connection) -> Any:
+    """The DBAPI driver's own connection under a SQLAlchemy connection."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise WarehouseError("the warehouse connection is closed")
+    return raw
 
 
 def as_arrow(batch: Batch) -> pa.Table:
@@ -254,7 +262,7 @@ class Warehouse:
         self, name: str, params: Mapping[str, Any] | None = None, **fragments: str
     ) -> pd.DataFrame:
         """Whole result of a query as one frame (for bounded results)."""
-        chunks = list(self.stream(name, params, **fragments))
+        chunks = list(self.stream(name, params, 100_000, **fragments))
         return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
 
     def stream(
@@ -336,7 +344,7 @@ class Warehouse:
                 written = postgres_io.replace_partition(
                     self, table, column, value, batches, expected_rows
                 )
-            elif self.kind == "redshift":
+            elif self.redshift is not None:
                 written = self.redshift.replace_partition(
                     table, column, value, batches, expected_rows
                 )

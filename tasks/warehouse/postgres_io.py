@@ -19,7 +19,14 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg2 as pg_dialect
 
-from tasks.warehouse.core import Batch, as_arrow, literal_sql, positional, verify_count
+from tasks.warehouse.core import (
+    Batch,
+    as_arrow,
+    driver_connection,
+    literal_sql,
+    positional,
+    verify_count,
+)
 
 if TYPE_CHECKING:
     from tasks.warehouse.core import Warehouse
@@ -61,7 +68,7 @@ def copy_csv(warehouse: Warehouse, conn: sa.Connection, table: str, rows: pa.Tab
     C++ writer); used for demo data, where the write shares a transaction with DDL."""
     columns = ", ".join(warehouse.quote(c) for c in rows.column_names)
     copy = f"COPY {warehouse.qualified(table)} ({columns}) FROM STDIN WITH (FORMAT csv)"
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_connection(conn).cursor()
     try:
         for batch in rows.to_batches(max_chunksize=200_000):
             buffer = io.BytesIO()

@@ -102,7 +102,7 @@ def expected_labels(people) -> dict[tuple[int, date], set[int]]:
     out: dict[tuple[int, date], set[int]] = {}
     for employee_id, (states, left_on) in enumerate(people, start=1):
         rows = [(m, s) for m, s in zip(MONTHS, states, strict=True) if s != "absent"]
-        for i, (month, state) in enumerate(rows):
+        for i, (month, _state) in enumerate(rows):
             if month > PARAMS["last_month"]:
                 continue
             leaves = left_on is not None and left_on < add_months(month, 2)
