@@ -18,13 +18,14 @@ AWS ?= aws
 REDSHIFT_CLUSTER ?=
 PREFECT_API_URL ?=
 
-.PHONY: run test test-unit test-flow test-integration lint bench lock clean help demo-alerts \
+.PHONY: run test test-unit test-flow test-integration lint audit bench lock clean help demo-alerts \
         infra-lint infra-deploy deploy deploy-local ecs-pool
 
 help:
 	@echo "make run     - demo data into .pulsewatch/warehouse.duckdb, then the nightly flow for today"
 	@echo "make test    - lint + unit, flow and integration tests"
-	@echo "make lint    - ruff"
+	@echo "make lint    - ruff, mypy (flows/, tasks/), bandit"
+	@echo "make audit   - pip-audit of the lock files (report-only when PyPI cannot be asked)"
 	@echo "make bench   - benchmarks (JSON results in benchmarks/results/)"
 	@echo "make lock    - recompile requirements*.lock from pyproject.toml"
 	@echo "make demo-alerts - a failing nightly run and its Slack alert, all on loopback"
@@ -51,7 +52,7 @@ $(IAC_STAMP): requirements-iac.lock $(STAMP)
 	$(UV) pip sync --quiet --python $(IAC_VENV)/bin/python --require-hashes requirements-iac.lock
 	@touch $(IAC_STAMP)
 
-test: $(STAMP) $(IAC_STAMP) lint
+test: $(STAMP) $(IAC_STAMP) lint audit
 	$(BIN)/pytest
 
 test-unit: $(STAMP)
@@ -66,6 +67,14 @@ test-integration: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/bandit -c pyproject.toml -r flows tasks -q -ll
+
+# Known vulnerabilities fail the target; packages the vulnerability service cannot be asked
+# about (no network, a mirror without the JSON API) are listed and skipped: report-only.
+audit: $(STAMP)
+	$(BIN)/pip-audit --requirement requirements.lock --requirement requirements-dev.lock \
+		--require-hashes --disable-pip --progress-spinner off
 
 demo-alerts: $(STAMP)
 	$(BIN)/python -m tests.alerts.demo
@@ -99,7 +108,7 @@ infra-deploy:
 	  --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table
 
 clean:
-	rm -rf $(VENV) $(IAC_VENV) .pulsewatch .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(IAC_VENV) .pulsewatch .pytest_cache .ruff_cache .mypy_cache
 
 # --- deployments (README "Deploy") ---------------------------------------------------------
 # Per-account values live in one file, deployments/values/$(ENV).env (see example.env).

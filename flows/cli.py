@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import traceback
 from collections.abc import Callable
 from datetime import date
 from functools import wraps
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -183,10 +182,15 @@ def backfill_command(
     _positive(max_parallel, "--max-parallel")
     from flows.backfill import backfill
     from flows.summary import backfill_summary
+    from tasks.backfill import Reprocess
 
     _console_without_tracebacks()
     report = backfill(
-        start=first, end=last, reprocess=reprocess, max_parallel=max_parallel, dry_run=dry_run
+        start=first,
+        end=last,
+        reprocess=cast("Reprocess", reprocess),
+        max_parallel=max_parallel,
+        dry_run=dry_run,
     )
     typer.echo(backfill_summary(report))
 
@@ -270,4 +274,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

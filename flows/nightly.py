@@ -11,6 +11,7 @@ from tasks.dates import resolve_date
 from tasks.features import check_source_tables_task
 from tasks.registry import ensure_result_tables_task, training_needed_task
 from tasks.reporting import ScoringReport, TrainingReport
+from tasks.source_checks import check_source_data_task
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ def nightly_pipeline(
     no champion or it is older than `max_model_age_days`, then score and load."""
     day = resolve_date(score_date)
     check_source_tables_task()
+    check_source_data_task(day)
     ensure_result_tables_task()
     training = None
     if training_needed_task(day, max_model_age_days, force_train):

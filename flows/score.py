@@ -11,6 +11,7 @@ from tasks.registry import ensure_result_tables_task, require_champion_task
 from tasks.reporting import ScoringReport, publish_scoring_report_task
 from tasks.results import load_scores_task
 from tasks.scoring import score_population_task
+from tasks.source_checks import check_source_data_task
 
 
 @flow(name="score-population", log_prints=True)
@@ -21,6 +22,7 @@ def score_population(
     that date's rows in condition_scores. `num_threads`: LightGBM threads for prediction."""
     day = resolve_date(score_date)
     check_source_tables_task()
+    check_source_data_task(day)
     ensure_result_tables_task()
     champion = require_champion_task()
     model = load_model_task(champion.stored)

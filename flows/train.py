@@ -10,6 +10,7 @@ from tasks.model_store import load_model_task, save_model_task
 from tasks.promotion import PromotionPolicy
 from tasks.registry import ensure_result_tables_task, promote_or_reject_task, read_champion_task
 from tasks.reporting import TrainingReport, publish_training_report_task
+from tasks.source_checks import check_source_data_task
 from tasks.training import TrainingConfig, evaluate_champion_task, fit_model_task
 
 
@@ -32,6 +33,7 @@ def train_model(
         num_threads=num_threads,
     )
     check_source_tables_task()
+    check_source_data_task(end, training_months)
     ensure_result_tables_task()
     frame = extract_training_frame_task(end, training_months)
     candidate = fit_model_task(frame, config, end)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar, cast
 from uuid import UUID
 
 from prefect import get_run_logger, task
@@ -169,8 +169,7 @@ def state_outcome(day: date, state: Any, flow_run_id: str | None = None) -> Date
     return DateOutcome(day, False, (message[0] if message else state.name)[:300], flow_run_id)
 
 
-class NightlyFlow(Protocol):
-    def __call__(self, *, score_date: date, return_state: bool) -> Any: ...
+NightlyFlow = Callable[..., Any]  # the nightly-pipeline flow, called with return_state=True
 
 
 def run_in_process(
@@ -206,6 +205,7 @@ def fan_out_to_deployment(
     Children get an idempotency key from this run and the date: a retried backfill run
     finds its earlier children instead of starting duplicates."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
     from prefect.exceptions import ObjectNotFound
     from prefect.runtime import flow_run
@@ -222,13 +222,16 @@ def fan_out_to_deployment(
             ) from None
 
         def start(day: date) -> UUID:
-            child = run_deployment(
-                deployment_name,
-                parameters={"score_date": day.isoformat()},
-                timeout=0,
-                flow_run_name=f"backfill-{day.isoformat()}",
-                tags=["backfill"],
-                idempotency_key=f"backfill-{parent}-{day.isoformat()}",
+            child = cast(
+                FlowRun,
+                run_deployment(
+                    deployment_name,
+                    parameters={"score_date": day.isoformat()},
+                    timeout=0,
+                    flow_run_name=f"backfill-{day.isoformat()}",
+                    tags=["backfill"],
+                    idempotency_key=f"backfill-{parent}-{day.isoformat()}",
+                ),
             )
             logger.info("%s: started %s run %s", day, deployment_name, child.id)
             return child.id
@@ -251,8 +254,12 @@ class BackfillProgress:
         self.total = total
         self.done = 0
         self.failed = 0
-        self.artifact_id = create_progress_artifact(
-            progress=0.0, key="backfill-progress", description=self._describe()
+        # called from sync code, so Prefect's async_dispatch returns the value, not a coroutine
+        self.artifact_id = cast(
+            UUID,
+            create_progress_artifact(
+                progress=0.0, key="backfill-progress", description=self._describe()
+            ),
         )
 
     def _describe(self) -> str:

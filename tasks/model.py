@@ -45,7 +45,8 @@ class PulseModel:
         if frame.empty:
             return np.empty(0)
         threads = num_threads or int(self.params.get("num_threads", 1))
-        return self.booster.predict(model_matrix(frame, self.categories), num_threads=threads)
+        matrix = model_matrix(frame, self.categories)
+        return np.asarray(self.booster.predict(matrix, num_threads=threads))
 
     def to_bytes(self) -> bytes:
         document = {

@@ -9,8 +9,10 @@ a crash leaves at most an unreferenced artifact behind.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -44,7 +46,7 @@ class RegistryEntry:
         return StoredModel(self.model_version, self.artifact_uri, self.artifact_sha256)
 
     @classmethod
-    def from_row(cls, row: dict) -> RegistryEntry:
+    def from_row(cls, row: Mapping[Any, Any]) -> RegistryEntry:
         values = dict(row)
         values["train_end_date"] = pd.Timestamp(values["train_end_date"]).date()
         values["trained_at"] = pd.Timestamp(values["trained_at"]).to_pydatetime()

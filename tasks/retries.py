@@ -21,6 +21,16 @@ _TRANSIENT_TEXT = (
     "temporarily unavailable",
 )
 
+# Connection errors that no retry cures: wrong credentials or names. Checked first, because
+# their text also says "connection to server ... failed".
+_PERMANENT_TEXT = (
+    "password authentication failed",
+    "no pg_hba.conf entry",
+    "does not exist",
+    "permission denied",
+    "invalid password",
+)
+
 
 def is_transient(error: BaseException | None) -> bool:
     """True for errors a retry may cure (network, throttling, a locked file)."""
@@ -35,6 +45,8 @@ def is_transient(error: BaseException | None) -> bool:
     if isinstance(error, (sa_exc.ProgrammingError, sa_exc.IntegrityError, sa_exc.DataError)):
         return False
     text = f"{type(error).__name__}: {error}".lower()
+    if any(marker in text for marker in _PERMANENT_TEXT):
+        return False
     if isinstance(error, sa_exc.OperationalError) or "operational" in text or "io error" in text:
         return any(marker in text for marker in _TRANSIENT_TEXT)
     try:

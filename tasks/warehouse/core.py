@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -34,7 +34,7 @@ from tasks.settings import Settings, validate_identifier, warehouse_kind
 TABLES = ("employees", "survey_responses", "condition_scores", "model_registry")
 SOURCE_TABLES = ("employees", "survey_responses")
 RESULT_TABLES = ("condition_scores", "model_registry")
-Batch = pd.DataFrame | pa.Table | pa.RecordBatch
+Batch: TypeAlias = pd.DataFrame | pa.Table | pa.RecordBatch
 
 # Driver messages that mean "the thing you asked for is not there": permanent, user-fixable.
 MISSING = re.compile(
@@ -120,6 +120,14 @@ def positional(sql: str, params: Mapping[str, Any], dialect: sa.Dialect) -> tupl
     """`:name` binds → the dialect's positional placeholders and the values in order."""
     compiled = sa.text(sql).bindparams(**params).compile(dialect=dialect)
     return compiled.string, [compiled.params[key] for key in (compiled.positiontup or [])]
+
+
+def driver_connection(conn: sa.Connection) -> Any:
+    """The DBAPI driver's own connection under a SQLAlchemy connection."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise WarehouseError("the warehouse connection is closed")
+    return raw
 
 
 def as_arrow(batch: Batch) -> pa.Table:
@@ -227,15 +235,16 @@ class Warehouse:
             conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
 
     def table_exists(self, table: str) -> bool:
-        """Probe with a zero-row SELECT (no catalog reflection)."""
-        try:
-            with self.engine.connect() as conn:
+        """Probe with a zero-row SELECT (no catalog reflection). A failure to connect is raised
+        as it is (its text may also say "does not exist": a role or a database)."""
+        with self.engine.connect() as conn:
+            try:
                 conn.execute(sa.text(f"SELECT 1 FROM {self.qualified(table)} WHERE 1 = 0"))
-            return True
-        except (sa_exc.ProgrammingError, sa_exc.DatabaseError) as error:
-            if isinstance(error, sa_exc.ProgrammingError) or MISSING.search(first_line(error)):
-                return False
-            raise
+                return True
+            except (sa_exc.ProgrammingError, sa_exc.DatabaseError) as error:
+                if isinstance(error, sa_exc.ProgrammingError) or MISSING.search(first_line(error)):
+                    return False
+                raise
 
     def fetch(
         self, conn: sa.Connection, name: str, params: Mapping[str, Any] | None = None
@@ -253,7 +262,7 @@ class Warehouse:
         self, name: str, params: Mapping[str, Any] | None = None, **fragments: str
     ) -> pd.DataFrame:
         """Whole result of a query as one frame (for bounded results)."""
-        chunks = list(self.stream(name, params, **fragments))
+        chunks = list(self.stream(name, params, 100_000, **fragments))
         return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
 
     def stream(
@@ -335,7 +344,7 @@ class Warehouse:
                 written = postgres_io.replace_partition(
                     self, table, column, value, batches, expected_rows
                 )
-            elif self.kind == "redshift":
+            elif self.redshift is not None:
                 written = self.redshift.replace_partition(
                     table, column, value, batches, expected_rows
                 )
@@ -347,11 +356,17 @@ class Warehouse:
                 )
         return written
 
+    def lock_key(self, table: str, key: object) -> str:
+        """Name of a partition's advisory lock. Advisory locks are per database, so the schema
+        is part of the name: writers of the same date in two schemas do not wait for each other."""
+        return f"{self.schema or self.default_schema}.{table}:{key}"
+
     def lock_partition(self, conn: sa.Connection, table: str, key: str) -> None:
         """Serialise writers of one logical partition until the SQLAlchemy transaction ends."""
         if self.kind == "postgresql":
             conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{table}:{key}"}
+                sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                {"key": self.lock_key(table, key)},
             )
         elif self.kind == "redshift":
             conn.execute(sa.text(f"LOCK {self.qualified(table)}"))

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from tasks.warehouse.core import Batch, as_arrow, positional, verify_count
+from tasks.warehouse.core import Batch, as_arrow, driver_connection, positional, verify_count
 
 if TYPE_CHECKING:
     from tasks.warehouse.core import Warehouse
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def stream(warehouse: Warehouse, sql: str, params: dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
     query, values = positional(sql, params, warehouse.engine.dialect)
     with warehouse.engine.connect() as conn:
-        raw = conn.connection.driver_connection
+        raw = driver_connection(conn)
         reader = raw.sql(query, params=values or None).to_arrow_reader(chunk_rows)
         empty = True
         for batch in reader:
@@ -31,7 +31,7 @@ def stream(warehouse: Warehouse, sql: str, params: dict, chunk_rows: int) -> Ite
 
 def insert(warehouse: Warehouse, conn: sa.Connection, table: str, rows: pa.Table) -> None:
     """INSERT … SELECT from the Arrow table registered as a view (zero-copy scan)."""
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     view = f"pw_stage_{uuid.uuid4().hex}"
     columns = ", ".join(warehouse.quote(c) for c in rows.column_names)
     raw.register(view, rows)
@@ -63,6 +63,6 @@ def replace_partition(
                 insert(warehouse, conn, table, rows)
                 written += rows.num_rows
         count = warehouse.partition_sql("partition_count", table, column)
-        stored = int(conn.execute(sa.text(count), params).scalar())
+        stored = int(conn.execute(sa.text(count), params).scalar_one())
         verify_count(table, column, value, written, stored, expected)
     return written

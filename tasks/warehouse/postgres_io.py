@@ -8,6 +8,7 @@ several times pandas.read_sql's speed. ADBC streams only parameter-free queries,
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,14 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg2 as pg_dialect
 
-from tasks.warehouse.core import Batch, as_arrow, literal_sql, positional, verify_count
+from tasks.warehouse.core import (
+    Batch,
+    as_arrow,
+    driver_connection,
+    literal_sql,
+    positional,
+    verify_count,
+)
 
 if TYPE_CHECKING:
     from tasks.warehouse.core import Warehouse
@@ -60,7 +68,7 @@ def copy_csv(warehouse: Warehouse, conn: sa.Connection, table: str, rows: pa.Tab
     C++ writer); used for demo data, where the write shares a transaction with DDL."""
     columns = ", ".join(warehouse.quote(c) for c in rows.column_names)
     copy = f"COPY {warehouse.qualified(table)} ({columns}) FROM STDIN WITH (FORMAT csv)"
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_connection(conn).cursor()
     try:
         for batch in rows.to_batches(max_chunksize=200_000):
             buffer = io.BytesIO()
@@ -92,7 +100,9 @@ def replace_partition(
     with connect(warehouse) as conn:
         try:
             with conn.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext($1))", [f"{table}:{value}"])
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext($1))", [warehouse.lock_key(table, value)]
+                )
                 cursor.execute(delete_sql, delete_args)
                 written = 0
                 for batch in batches:
@@ -107,6 +117,9 @@ def replace_partition(
                 verify_count(table, column, value, written, stored, expected)
             conn.commit()
         except BaseException:
-            conn.rollback()
+            # On a lost connection the rollback fails too; raise the error that broke the
+            # write (the server rolls back a dead session's transaction by itself).
+            with contextlib.suppress(Exception):
+                conn.rollback()
             raise
     return written

@@ -61,7 +61,7 @@ def unload_sql(query: str, uri: str, iam_role: str) -> str:
 def iam_target(url: sa.URL) -> dict[str, str]:
     """Which API issues credentials for this URL: a provisioned cluster or a serverless
     workgroup, from the host name or explicit query parameters."""
-    query = dict(url.query)
+    query = {k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()}
     host = url.host or ""
     if "workgroup_name" in query or SERVERLESS_HOST.match(host):
         match = SERVERLESS_HOST.match(host)
@@ -200,7 +200,7 @@ class RedshiftIO:
                 )
                 conn.execute(sa.text(f"INSERT INTO {target} SELECT * FROM {stage}"))
                 count = warehouse.partition_sql("partition_count", table, column)
-                stored = int(conn.execute(sa.text(count), params).scalar())
+                stored = int(conn.execute(sa.text(count), params).scalar_one())
                 verify_count(table, column, value, written, stored, expected)
                 conn.execute(sa.text(f"DROP TABLE {stage}"))
         finally:

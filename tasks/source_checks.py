@@ -1,0 +1,223 @@
+"""Source-data contract: checks of the warehouse's source tables before a run writes anything.
+
+Runs right after the source tables are found, on the months the run is about to read:
+- column types (a score stored as text, a month stored as a string);
+- scores outside 0-10, NULL keys, duplicate (employee_id, survey_month) or employee rows;
+- survey months in the future (after both the run's date and today: a backfill of a past date
+  legitimately sees later months, a row dated after today is always wrong);
+- an empty month: every month from the first month with data in the window up to the last
+  month the run reads must have rows (a missing load would otherwise score everyone on NULL
+  features, silently).
+A violation raises DataContractError with one line naming the table, the column and one
+offending key (employee_id and month), never a whole row of personal data. The checks are
+aggregate SQL (tasks/sql/source_checks.sql, source_months.sql) plus a small typed sample per
+column (source_sample.sql); no row data leaves the warehouse beyond those samples' keys.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.cache_policies import NONE
+
+from tasks.dates import add_months, business_today, feature_month_for
+from tasks.errors import DataContractError
+from tasks.features import HISTORY_MONTHS, TrainingWindow
+from tasks.retries import IO_RETRIES
+from tasks.warehouse import Warehouse, friendly_errors, open_warehouse
+
+# table -> column -> expected kind ("integer", "number", "date", "text")
+SOURCE_COLUMNS: dict[str, dict[str, str]] = {
+    "employees": {
+        "employee_id": "integer",
+        "department": "text",
+        "hired_on": "date",
+        "left_on": "date",
+    },
+    "survey_responses": {
+        "employee_id": "integer",
+        "survey_month": "date",
+        "work_score": "number",
+        "relationship_score": "number",
+        "health_score": "number",
+    },
+}
+SAMPLE_ROWS = 1000
+PROBLEMS = {
+    "range": "values outside 0-10",
+    "null": "NULL values",
+    "future": "survey months in the future (after {horizon})",
+    "not_month_start": "months that are not the first day of a month",
+    "duplicate": "duplicate keys",
+}
+
+
+@dataclass(frozen=True)
+class SourceWindow:
+    """The survey months a run reads, and the date it runs for."""
+
+    first_month: date
+    last_month: date
+    as_of: date
+
+    @classmethod
+    def for_scoring(cls, score_date: date) -> SourceWindow:
+        month = feature_month_for(score_date)
+        return cls(add_months(month, -(HISTORY_MONTHS - 1)), month, score_date)
+
+    @classmethod
+    def for_training(cls, train_end_date: date, training_months: int) -> SourceWindow:
+        window = TrainingWindow.ending(train_end_date, training_months)
+        return cls(window.data_start_month, window.data_end_month, train_end_date)
+
+    def horizon(self, today: date | None = None) -> date:
+        """Latest plausible survey month: neither after the run's date nor after today."""
+        return max(self.as_of, today or business_today())
+
+    def months(self) -> list[date]:
+        out, month = [], self.first_month
+        while month <= self.last_month:
+            out.append(month)
+            month = add_months(month, 1)
+        return out
+
+
+def _key(employee_id: object, month: object = None) -> str:
+    employee = "NULL" if employee_id is None or pd.isna(employee_id) else _plain(employee_id)
+    text = f"employee_id={employee}"
+    if month is not None and not (isinstance(month, float) and pd.isna(month)):
+        text += f", month={_plain(month)}"
+    return text
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, datetime | pd.Timestamp):
+        return pd.Timestamp(value).date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, numbers.Integral | float) and float(value).is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _kind_ok(kind: str, values: pd.Series) -> pd.Series:
+    """Per value: does it have the expected kind? (values are non-null)"""
+    if kind == "date":
+        if pd.api.types.is_datetime64_any_dtype(values):
+            return pd.Series(True, index=values.index)
+        return values.map(lambda v: isinstance(v, date))
+    if kind == "text":
+        return values.map(lambda v: isinstance(v, str))
+    if pd.api.types.is_bool_dtype(values):
+        return pd.Series(False, index=values.index)
+    if kind == "integer" and pd.api.types.is_integer_dtype(values):
+        return pd.Series(True, index=values.index)
+    if kind == "number" and pd.api.types.is_numeric_dtype(values):
+        return pd.Series(True, index=values.index)
+
+    def number(v: object) -> bool:
+        if isinstance(v, bool) or not isinstance(v, numbers.Number):
+            return False
+        return kind == "number" or float(v).is_integer()  # type: ignore[arg-type]
+
+    return values.map(number)
+
+
+def check_column_types(warehouse: Warehouse) -> None:
+    """Sample each source column's non-NULL values and check their kind."""
+    for table, columns in SOURCE_COLUMNS.items():
+        keys = ["employee_id"] + (["survey_month"] if table == "survey_responses" else [])
+        for column, kind in columns.items():
+            selected = list(dict.fromkeys([*keys, column]))
+            frame = warehouse.read(
+                "source_sample",
+                {},
+                columns=", ".join(warehouse.quote(c) for c in selected),
+                source=warehouse.qualified(table),
+                not_null=f"{warehouse.quote(column)} IS NOT NULL",
+                limit=str(SAMPLE_ROWS),
+            )
+            if frame.empty:
+                continue
+            ok = _kind_ok(kind, frame[column])
+            if not ok.all():
+                bad = frame.loc[~ok].iloc[0]
+                found = type(bad[column]).__name__
+                raise DataContractError(
+                    f"{table}.{column}: expected {kind} values, found {found} "
+                    f"(e.g. {_key(bad['employee_id'], bad.get('survey_month'))}); "
+                    "the run stopped before writing anything"
+                )
+
+
+def check_values(warehouse: Warehouse, window: SourceWindow, today: date | None = None) -> None:
+    """Ranges, NULL keys, duplicates and future months (tasks/sql/source_checks.sql)."""
+    horizon = window.horizon(today)
+    params = {
+        "data_start_month": window.first_month,
+        "data_end_month": window.last_month,
+        "horizon": horizon,
+    }
+    failures = warehouse.read("source_checks", params)
+    if failures.empty:
+        return
+    row = failures.iloc[0]
+    problem = PROBLEMS.get(str(row["problem"]), str(row["problem"])).format(horizon=horizon)
+    raise DataContractError(
+        f"{row['table_name']}.{row['column_name']}: {int(row['bad_rows'])} {problem} "
+        f"(e.g. {_key(row['employee_id'], row['survey_month'])}); "
+        "the run stopped before writing anything"
+    )
+
+
+def check_months(warehouse: Warehouse, window: SourceWindow) -> None:
+    """No empty month between the first month with data in the window and its last month."""
+    counts = warehouse.read(
+        "source_months",
+        {"data_start_month": window.first_month, "data_end_month": window.last_month},
+    )
+    rows = zip(counts["survey_month"], counts["n_rows"], strict=True)
+    present = {pd.Timestamp(month).date() for month, n in rows if n}
+    span = f"{window.first_month:%Y-%m}..{window.last_month:%Y-%m}"
+    if not present:
+        raise DataContractError(
+            f"survey_responses.survey_month: no rows at all for months {span}; "
+            "the run stopped before writing anything"
+        )
+    expected = [m for m in window.months() if m >= min(present)]
+    missing = [m for m in expected if m not in present]
+    if missing:
+        raise DataContractError(
+            f"survey_responses.survey_month: {len(missing)} empty month(s) inside {span} "
+            f"(e.g. month={missing[0].isoformat()} has no rows); "
+            "the run stopped before writing anything"
+        )
+
+
+def check_source_data(
+    warehouse: Warehouse, window: SourceWindow, today: date | None = None
+) -> None:
+    """The whole source contract; raises DataContractError on the first violation."""
+    with friendly_errors("check source data"):
+        check_column_types(warehouse)
+        check_values(warehouse, window, today)
+        check_months(warehouse, window)
+
+
+@task(name="check-source-data", cache_policy=NONE, **IO_RETRIES)
+def check_source_data_task(as_of: date, training_months: int | None = None) -> None:
+    """Check the months a scoring run (`training_months` None) or a training run reads."""
+    window = (
+        SourceWindow.for_scoring(as_of)
+        if training_months is None
+        else SourceWindow.for_training(as_of, training_months)
+    )
+    with open_warehouse() as warehouse:
+        check_source_data(warehouse, window)
+    get_run_logger().info(
+        "Source data passed the contract for months %s..%s", window.first_month, window.last_month
+    )

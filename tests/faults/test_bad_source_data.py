@@ -1,0 +1,160 @@
+"""Scenario 5, bad source data: each fault is planted in otherwise clean demo data, on DuckDB and
+on PostgreSQL. The contract must stop the run with one line naming the table, the column and the
+offending key, and nothing may have been written."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from tasks.dates import add_months, business_today
+from tasks.demo_data import DemoSpec, write_demo_data
+from tasks.errors import DataContractError
+from tasks.source_checks import SourceWindow, check_source_data
+from tests.conftest import DEMO_END_MONTH, SCORE_DATE
+
+pytestmark = pytest.mark.integration
+SPEC = DemoSpec(employees=120, months=12, seed=3, end_month=DEMO_END_MONTH)
+WINDOW = SourceWindow.for_scoring(SCORE_DATE)  # survey months 2026-05..2026-10
+MONTH = date(2026, 8, 1)  # inside the window
+FUTURE = add_months(max(SCORE_DATE, business_today()), 3)
+
+
+def _run(warehouse, statement: str, **params) -> None:
+    sql = statement.format(
+        s=warehouse.qualified("survey_responses"), e=warehouse.qualified("employees")
+    )
+    with warehouse.engine.begin() as conn:
+        conn.execute(sa.text(sql), params)
+
+
+def _victim(warehouse) -> int:
+    """The smallest employee_id with a survey row in MONTH: the key the message must name."""
+    query = f"SELECT MIN(employee_id) FROM {warehouse.qualified('survey_responses')} WHERE survey_month = :m"
+    with warehouse.engine.connect() as conn:
+        return int(conn.execute(sa.text(query), {"m": MONTH}).scalar())
+
+
+def _alter_type(warehouse, column: str, kind: str) -> None:
+    _run(
+        warehouse,
+        f"ALTER TABLE {{s}} ALTER COLUMN {column} TYPE {kind} USING CAST({column} AS {kind})",
+    )
+
+
+# (fault id, statements, expected message pattern); {v} is the victim employee_id
+FAULTS = [
+    (
+        "score_above_10",
+        ["UPDATE {s} SET health_score = 11 WHERE employee_id = :v AND survey_month = :m"],
+        r"^survey_responses\.health_score: 1 values outside 0-10 \(e\.g\. employee_id={v}, month=2026-08-01\)",
+    ),
+    (
+        "negative_score",
+        ["UPDATE {s} SET work_score = -1 WHERE employee_id = :v AND survey_month = :m"],
+        r"^survey_responses\.work_score: 1 values outside 0-10 \(e\.g\. employee_id={v}, month=2026-08-01\)",
+    ),
+    (
+        "duplicate_key",
+        ["INSERT INTO {s} SELECT * FROM {s} WHERE employee_id = :v AND survey_month = :m"],
+        r"^survey_responses\.employee_id, survey_month: 1 duplicate keys \(e\.g\. employee_id={v}, month=2026-08-01\)",
+    ),
+    (
+        "null_employee_id",
+        [
+            "ALTER TABLE {s} ALTER COLUMN employee_id DROP NOT NULL",
+            "UPDATE {s} SET employee_id = NULL WHERE employee_id = :v AND survey_month = :m",
+        ],
+        r"^survey_responses\.employee_id: 1 NULL values \(e\.g\. employee_id=NULL, month=2026-08-01\)",
+    ),
+    (
+        "future_month",
+        ["UPDATE {s} SET survey_month = :future WHERE employee_id = :v AND survey_month = :m"],
+        r"^survey_responses\.survey_month: 1 survey months in the future \(after [0-9-]+\) "
+        r"\(e\.g\. employee_id={v}, month=" + FUTURE.isoformat() + r"\)",
+    ),
+    (
+        "empty_month",
+        ["DELETE FROM {s} WHERE survey_month = :m"],
+        r"^survey_responses\.survey_month: 1 empty month\(s\) inside 2026-05\.\.2026-10 "
+        r"\(e\.g\. month=2026-08-01 has no rows\)",
+    ),
+    (
+        "last_month_not_loaded",
+        ["DELETE FROM {s} WHERE survey_month = :last"],
+        r"^survey_responses\.survey_month: 1 empty month\(s\) inside 2026-05\.\.2026-10 "
+        r"\(e\.g\. month=2026-10-01 has no rows\)",
+    ),
+    (
+        "duplicate_employee",
+        ["INSERT INTO {e} SELECT * FROM {e} WHERE employee_id = :v"],
+        r"^employees\.employee_id: 1 duplicate keys \(e\.g\. employee_id={v}\)",
+    ),
+]
+TYPE_FAULTS = [
+    (
+        "work_score",
+        "VARCHAR(8)",
+        r"^survey_responses\.work_score: expected number values, found str \(e\.g\. employee_id=\d+, month=\d{{4}}-\d\d-01\)",
+    ),
+    (
+        "survey_month",
+        "VARCHAR(10)",
+        r"^survey_responses\.survey_month: expected date values, found str \(e\.g\. employee_id=\d+, month='\d{{4}}-\d\d-01'\)",
+    ),
+    (
+        "hired_on",
+        "VARCHAR(10)",
+        r"^employees\.hired_on: expected date values, found str \(e\.g\. employee_id=\d+\)",
+    ),
+]
+
+
+@pytest.fixture
+def clean(warehouse):
+    write_demo_data(warehouse, SPEC)
+    return warehouse
+
+
+def test_clean_data_passes(clean):
+    check_source_data(clean, WINDOW)
+    check_source_data(clean, SourceWindow.for_training(SCORE_DATE, 6))
+
+
+@pytest.mark.parametrize(("fault", "statements", "pattern"), FAULTS, ids=[f[0] for f in FAULTS])
+def test_value_fault_is_refused_with_table_column_and_key(clean, fault, statements, pattern):
+    victim = _victim(clean)
+    for statement in statements:
+        names = [n for n in ("v", "m", "future", "last") if f":{n}" in statement]
+        values = {"v": victim, "m": MONTH, "future": FUTURE, "last": DEMO_END_MONTH}
+        _run(clean, statement, **{n: values[n] for n in names})
+    with pytest.raises(DataContractError, match=pattern.format(v=victim)) as caught:
+        check_source_data(clean, WINDOW)
+    message = str(caught.value)
+    assert "\n" not in message and message.endswith("the run stopped before writing anything")
+    assert "department" not in message and "score =" not in message  # a key, not a row
+
+
+@pytest.mark.parametrize(
+    ("column", "kind", "pattern"), TYPE_FAULTS, ids=[t[0] for t in TYPE_FAULTS]
+)
+def test_column_of_the_wrong_type_is_refused(clean, column, kind, pattern):
+    table = "e" if column == "hired_on" else "s"
+    _run(
+        clean,
+        f"ALTER TABLE {{{table}}} ALTER COLUMN {column} TYPE {kind} USING CAST({column} AS {kind})",
+    )
+    with pytest.raises(DataContractError, match=pattern.format()):
+        check_source_data(clean, WINDOW)
+
+
+def test_faults_outside_the_window_do_not_stop_a_run(clean):
+    """History the run does not read may be imperfect (but future and NULL keys never are)."""
+    _run(clean, "UPDATE {s} SET work_score = 99 WHERE survey_month = :old", old=date(2025, 12, 1))
+    check_source_data(clean, WINDOW)
+    with pytest.raises(
+        DataContractError, match=r"^survey_responses\.work_score: \d+ values outside 0-10"
+    ):
+        check_source_data(clean, SourceWindow.for_training(SCORE_DATE, 6))

@@ -1,0 +1,64 @@
+"""Which failures the I/O tasks retry: real error objects from the drivers, not strings."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tasks.errors import DataContractError, WarehouseError
+from tasks.retries import is_transient
+from tests.conftest import POSTGRES_URL
+
+pytestmark = pytest.mark.integration
+
+
+def _error_of(action) -> BaseException:
+    try:
+        action()
+    except Exception as error:
+        return error
+    raise AssertionError("no error raised")
+
+
+def _connect(url: str):
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    finally:
+        engine.dispose()
+
+
+def _adbc_connect(url: str):
+    from tasks.warehouse import Warehouse
+    from tasks.warehouse.postgres_io import connect
+
+    with Warehouse(url) as warehouse:
+        connect(warehouse).close()
+
+
+def test_refused_connections_are_retried_credentials_are_not(pg):
+    closed = sa.make_url(POSTGRES_URL).set(port=1).render_as_string(hide_password=False)
+    no_role = sa.make_url(POSTGRES_URL).set(username="pw_no_such_role").render_as_string(False)
+    no_db = sa.make_url(POSTGRES_URL).set(database="pw_no_such_db").render_as_string(False)
+    assert is_transient(_error_of(lambda: _connect(closed)))
+    assert is_transient(_error_of(lambda: _adbc_connect(closed)))
+    assert not is_transient(_error_of(lambda: _connect(no_role)))
+    assert not is_transient(_error_of(lambda: _adbc_connect(no_role)))
+    assert not is_transient(_error_of(lambda: _connect(no_db)))
+
+
+def test_bad_sql_and_contract_violations_are_not_retried(pg):
+    def bad_sql():
+        with pg.engine.connect() as conn:
+            conn.execute(sa.text("SELEC 1"))
+
+    def missing_table():
+        with pg.engine.connect() as conn:
+            conn.execute(sa.text(f"SELECT * FROM {pg.qualified('no_such_table')}"))
+
+    assert not is_transient(_error_of(bad_sql))
+    assert not is_transient(_error_of(missing_table))
+    assert not is_transient(DataContractError("survey_responses.work_score: 1 values outside 0-10"))
+    assert not is_transient(WarehouseError("source table employees is missing"))
+    assert is_transient(ConnectionError("connection reset by peer"))
