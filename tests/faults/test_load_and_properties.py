@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from flows.backfill import backfill
 from tasks.dates import add_months
 from tasks.demo_data import write_demo_data
+from tasks.features import feature_sql
 from tasks.registry import ensure_result_tables
 from tasks.warehouse import Warehouse
 from tests.conftest import SMALL_DEMO
@@ -172,7 +173,7 @@ def scratch_duck():
 @given(people=st.lists(employee, min_size=1, max_size=4))
 def test_label_rule_matches_its_plain_python_definition(scratch_duck, people):
     _load(scratch_duck, people)
-    frame = scratch_duck.read("training_frame", PARAMS, features=scratch_duck.sql("features"))
+    frame = scratch_duck.read("training_frame", PARAMS, **feature_sql(scratch_duck))
     got = {
         (int(e), pd.Timestamp(m).date()): int(label)
         for e, m, label in zip(frame.employee_id, frame.feature_month, frame.label, strict=True)
