@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
@@ -18,9 +19,9 @@ from tasks.warehouse import Warehouse, friendly_errors, open_warehouse
 BATCH_ROWS = 100_000
 
 
-def _batches(path: str) -> Iterator[pd.DataFrame]:
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
-        yield batch.to_pandas()
+def _batches(path: str) -> Iterator[pa.RecordBatch]:
+    # Arrow straight from the file to the writer: no pandas round trip.
+    yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
 
 
 def load_scores(warehouse: Warehouse, scores: ScoreFile) -> int:
