@@ -1,10 +1,12 @@
-"""score-population: champion → score every active employee → load condition_scores."""
+"""score-population: champion → feature snapshot → score every active employee → load
+condition_scores."""
 
 from datetime import date
 
 from prefect import flow
 
 from tasks.dates import resolve_date
+from tasks.feature_store import prepare_features_task
 from tasks.features import check_source_tables_task
 from tasks.model_store import load_model_task
 from tasks.registry import ensure_result_tables_task, require_champion_task
@@ -26,6 +28,7 @@ def score_population(
     ensure_result_tables_task()
     champion = require_champion_task()
     model = load_model_task(champion.stored)
+    prepare_features_task(day)
     scores = score_population_task(model, champion, day, chunk_rows, num_threads)
     written = load_scores_task(scores)
     return publish_scoring_report_task(scores, written, champion)

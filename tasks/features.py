@@ -52,7 +52,7 @@ class TrainingWindow:
 
 
 def feature_sql(warehouse: Warehouse) -> dict[str, str]:
-    """The shared CTE bodies that training_frame.sql and scoring_frame.sql include."""
+    """The shared CTE bodies that training_frame.sql and feature_snapshot_insert.sql include."""
     return {name: warehouse.sql(name) for name in ("monthly", "features", "current_features")}
 
 
@@ -80,25 +80,37 @@ def extract_training_frame(warehouse: Warehouse, window: TrainingWindow) -> pd.D
 def stream_scoring_frames(
     warehouse: Warehouse, score_date: date, chunk_rows: int
 ) -> Iterator[pd.DataFrame]:
-    """Feature rows of every employee active on `score_date`, in checked chunks."""
+    """Feature rows of every employee active on `score_date`, in checked chunks. Reads the
+    feature month's snapshot (tasks/feature_store.py: prepare_features builds it)."""
     params = scoring_params(score_date)
-    frames = warehouse.stream("scoring_frame", params, chunk_rows, **feature_sql(warehouse))
-    for frame in frames:
+    with warehouse.engine.connect() as conn:
+        prepared = warehouse.fetch(
+            conn, "feature_snapshot_read", {"feature_month": params["feature_month"]}
+        )
+    if not prepared:
+        raise WarehouseError(
+            f"features of {params['feature_month']:%Y-%m} are not prepared in "
+            f"{warehouse.qualified('employee_features')}: run prepare_features first"
+        )
+    for frame in warehouse.stream("scoring_frame", params, chunk_rows):
         if not frame.empty:
             yield check_frame(frame, "scoring frame", labelled=False)
 
 
 def scoring_params(score_date: date) -> dict[str, date]:
     """Bound values of scoring_frame.sql for one score date."""
-    month = feature_month_for(score_date)
+    return {"score_date": score_date, "feature_month": feature_month_for(score_date)}
+
+
+def feature_params(feature_month: date) -> dict[str, date]:
+    """Bound values of current_features.sql (with monthly.sql) for one feature month."""
     return {
-        "score_date": score_date,
-        "feature_month": month,
-        "month_1": add_months(month, -1),
-        "month_2": add_months(month, -2),
-        "month_3": add_months(month, -3),
-        "data_start_month": add_months(month, -(HISTORY_MONTHS - 1)),
-        "data_end_month": month,
+        "feature_month": feature_month,
+        "month_1": add_months(feature_month, -1),
+        "month_2": add_months(feature_month, -2),
+        "month_3": add_months(feature_month, -3),
+        "data_start_month": add_months(feature_month, -(HISTORY_MONTHS - 1)),
+        "data_end_month": feature_month,
     }
 
 

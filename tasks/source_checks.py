@@ -10,8 +10,9 @@ Runs right after the source tables are found, on the months the run is about to 
   features, silently).
 A violation raises DataContractError with one line naming the table, the column and one
 offending key (employee_id and month), never a whole row of personal data. The checks are
-aggregate SQL (tasks/sql/source_checks.sql, source_months.sql) plus a small typed sample per
-column (source_sample.sql); no row data leaves the warehouse beyond those samples' keys.
+aggregate SQL (tasks/sql/source_profile.sql, source_checks.sql, source_duplicates.sql,
+source_months.sql) plus a small typed sample per column (source_sample.sql); no row data
+leaves the warehouse beyond those samples' keys.
 """
 
 from __future__ import annotations
@@ -154,15 +155,37 @@ def check_column_types(warehouse: Warehouse) -> None:
                 )
 
 
-def check_values(warehouse: Warehouse, window: SourceWindow, today: date | None = None) -> None:
-    """Ranges, NULL keys, duplicates and future months (tasks/sql/source_checks.sql)."""
+def check_values(
+    warehouse: Warehouse,
+    window: SourceWindow,
+    today: date | None = None,
+    *,
+    duplicate_keys: bool = True,
+) -> None:
+    """Ranges, NULL keys, future months, duplicate employees (one pass: source_profile.sql;
+    the key is looked up by source_checks.sql only when a count is not zero), then duplicate
+    (employee, month) keys unless `duplicate_keys` is False (see check_duplicate_keys)."""
     horizon = window.horizon(today)
     params = {
         "data_start_month": window.first_month,
         "data_end_month": window.last_month,
         "horizon": horizon,
     }
-    failures = warehouse.read("source_checks", params)
+    profile = warehouse.read("source_profile", params)
+    if any(int(count) for count in profile.iloc[0]):
+        _raise_first(warehouse.read("source_checks", params), horizon)
+    if duplicate_keys:
+        check_duplicate_keys(warehouse, window)
+
+
+def check_duplicate_keys(warehouse: Warehouse, window: SourceWindow) -> None:
+    """No (employee_id, survey_month) twice inside the window: the one expensive check (a
+    GROUP BY over every key), which a scoring night leaves to the feature snapshot's rebuild."""
+    params = {"data_start_month": window.first_month, "data_end_month": window.last_month}
+    _raise_first(warehouse.read("source_duplicates", params), window.horizon())
+
+
+def _raise_first(failures: pd.DataFrame, horizon: date) -> None:
     if failures.empty:
         return
     row = failures.iloc[0]
@@ -199,25 +222,34 @@ def check_months(warehouse: Warehouse, window: SourceWindow) -> None:
 
 
 def check_source_data(
-    warehouse: Warehouse, window: SourceWindow, today: date | None = None
+    warehouse: Warehouse,
+    window: SourceWindow,
+    today: date | None = None,
+    *,
+    duplicate_keys: bool = True,
 ) -> None:
     """The whole source contract; raises DataContractError on the first violation."""
     with friendly_errors("check source data"):
         check_column_types(warehouse)
-        check_values(warehouse, window, today)
+        check_values(warehouse, window, today, duplicate_keys=duplicate_keys)
         check_months(warehouse, window)
 
 
 @task(name="check-source-data", cache_policy=NONE, **IO_RETRIES)
 def check_source_data_task(as_of: date, training_months: int | None = None) -> None:
-    """Check the months a scoring run (`training_months` None) or a training run reads."""
+    """Check the months a scoring run (`training_months` None) or a training run reads.
+
+    A scoring run leaves the duplicate-key check to prepare-features, which runs it whenever the
+    source rows behind the feature snapshot changed (and so skips it on the nights they did
+    not: the rows it checked then are the rows there now)."""
+    scoring = training_months is None
     window = (
         SourceWindow.for_scoring(as_of)
-        if training_months is None
+        if scoring
         else SourceWindow.for_training(as_of, training_months)
     )
     with open_warehouse() as warehouse:
-        check_source_data(warehouse, window)
+        check_source_data(warehouse, window, duplicate_keys=not scoring)
     get_run_logger().info(
         "Source data passed the contract for months %s..%s", window.first_month, window.last_month
     )

@@ -6,10 +6,30 @@ import math
 from datetime import date
 
 import pandas as pd
+import pytest
+import sqlalchemy as sa
 
+from tasks.errors import DataContractError, WarehouseError
+from tasks.feature_store import prepare_features
 from tasks.features import TrainingWindow, extract_training_frame, stream_scoring_frames
+from tasks.registry import ensure_result_tables
 from tasks.warehouse import Warehouse
 from tests import sql_cases
+
+
+def scoring_frame(warehouse: Warehouse, day: date, chunk_rows: int = 100) -> pd.DataFrame:
+    """The scoring frame as the score flow reads it (features prepared first), by employee."""
+    ensure_result_tables(warehouse)
+    prepare_features(warehouse, day)
+    frame = pd.concat(stream_scoring_frames(warehouse, day, chunk_rows))
+    return frame.sort_values("employee_id").reset_index(drop=True)
+
+
+def forget_features(warehouse: Warehouse) -> None:
+    """Drop every snapshot, so the next prepare_features computes from the source rows."""
+    with warehouse.engine.begin() as conn:
+        for table in ("employee_features", "feature_snapshots"):
+            conn.execute(sa.text(f"DELETE FROM {warehouse.qualified(table)}"))
 
 
 def _row(frame: pd.DataFrame, employee: int, month: str) -> pd.Series:
@@ -67,7 +87,7 @@ def check_training_frame(warehouse: Warehouse) -> None:
 
 def check_scoring_frame(warehouse: Warehouse) -> None:
     sql_cases.load(warehouse)
-    frame = pd.concat(stream_scoring_frames(warehouse, date(2026, 6, 15), chunk_rows=1))
+    frame = scoring_frame(warehouse, date(2026, 6, 15), chunk_rows=1)
     # employee 2 left 2026-04-20; employee 3 joined 2026-06-01 and has no survey rows
     assert frame.employee_id.tolist() == [1, 3]
     one = frame.iloc[0]
@@ -82,14 +102,15 @@ def check_scoring_frame(warehouse: Warehouse) -> None:
 def check_no_leakage(warehouse: Warehouse) -> None:
     """Rewriting every survey month from the score month on changes no scoring feature."""
     sql_cases.load(warehouse)
-    before = pd.concat(stream_scoring_frames(warehouse, date(2026, 6, 15), chunk_rows=100))
+    before = scoring_frame(warehouse, date(2026, 6, 15))
     future = sql_cases.responses()
     later = future.survey_month >= pd.Timestamp("2026-06-01")
     future.loc[later, ["work_score", "relationship_score", "health_score"]] = 0
     extra = future[future.employee_id == 1].tail(1).assign(survey_month=pd.Timestamp("2026-07-01"))
     sql_cases.load(warehouse, pd.concat([future, extra], ignore_index=True))
-    after = pd.concat(stream_scoring_frames(warehouse, date(2026, 6, 15), chunk_rows=100))
-    pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True))
+    forget_features(warehouse)  # recompute from the rewritten rows, not the stored snapshot
+    after = scoring_frame(warehouse, date(2026, 6, 15))
+    pd.testing.assert_frame_equal(before, after)
 
 
 def check_current_features_match(warehouse: Warehouse) -> None:
@@ -100,7 +121,7 @@ def check_current_features_match(warehouse: Warehouse) -> None:
     from tests.conftest import SMALL_DEMO
 
     write_demo_data(warehouse, SMALL_DEMO)
-    scoring = pd.concat(stream_scoring_frames(warehouse, date(2026, 10, 20), 1000))  # month 09
+    scoring = scoring_frame(warehouse, date(2026, 10, 20), 1000)  # feature month 2026-09
     # a cut-off one month later labels feature month 2026-09 with October (features unchanged)
     frame = extract_training_frame(warehouse, TrainingWindow.ending(date(2026, 11, 20), 2))
     training = frame[frame.feature_month == pd.Timestamp("2026-09-01")]
@@ -125,3 +146,69 @@ def check_current_features_match(warehouse: Warehouse) -> None:
         pd.testing.assert_series_equal(
             both[f"{column}_score"], both[f"{column}_train"], check_names=False, rtol=1e-12
         )
+
+
+def _set_score(warehouse: Warehouse, employee: int, month: str, column: str, value) -> None:
+    with warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f"UPDATE {warehouse.qualified('survey_responses')} SET {column} = :v "
+                "WHERE employee_id = :e AND survey_month = :m"
+            ),
+            {"v": value, "e": employee, "m": date.fromisoformat(month)},
+        )
+
+
+def check_feature_snapshots(warehouse: Warehouse) -> None:
+    """The month's snapshot is built once, reused while its source rows are unchanged, and
+    rebuilt (all or nothing) when a row inside its window changes."""
+    sql_cases.load(warehouse)
+    ensure_result_tables(warehouse)
+    forget_features(warehouse)
+    day = date(2026, 6, 15)  # feature month 2026-05, window 2025-12..2026-05
+    with pytest.raises(WarehouseError, match="features of 2026-05 are not prepared"):
+        next(stream_scoring_frames(warehouse, day, 10))
+
+    first = prepare_features(warehouse, day)
+    # only employee 1 answered in May (2 left in April, 3 joined in June)
+    assert (first.built, first.employees, first.feature_month) == (True, 1, date(2026, 5, 1))
+    again = prepare_features(warehouse, day)
+    assert (again.built, again.employees) == (False, 1)
+    assert scoring_frame(warehouse, day).loc[0, "mean_score"] == 4.5  # employee 1, May: (4+5)/2
+
+    # outside the window (June is after the feature month): the snapshot stays
+    _set_score(warehouse, 1, "2026-06-01", "work_score", 10)
+    assert prepare_features(warehouse, day).built is False
+
+    # a corrected May score: rebuilt, and the feature follows the correction
+    _set_score(warehouse, 1, "2026-05-01", "work_score", 8)
+    assert prepare_features(warehouse, day).built is True
+    assert scoring_frame(warehouse, day).loc[0, "mean_score"] == 6.5  # (8+5)/2
+
+    # the same score moved to another month of the same employee: sums unchanged, key differs
+    _set_score(warehouse, 1, "2026-05-01", "health_score", 6)
+    _set_score(warehouse, 1, "2026-03-01", "health_score", 5)  # was 6 in March, 5 in May
+    assert prepare_features(warehouse, day).built is True
+    assert scoring_frame(warehouse, day).loc[0, "health_score"] == 6.0
+
+    # a duplicate key appears: refused before anything is rebuilt; the snapshot stays as it was
+    with warehouse.engine.begin() as conn:
+        survey = warehouse.qualified("survey_responses")
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {survey} SELECT * FROM {survey} "
+                "WHERE employee_id = 1 AND survey_month = :m"
+            ),
+            {"m": date(2026, 4, 1)},
+        )
+    with pytest.raises(
+        DataContractError, match=r"1 duplicate keys \(e.g. employee_id=1, month=2026-04-01\)"
+    ):
+        prepare_features(warehouse, day)
+    assert scoring_frame_unprepared(warehouse, day).loc[0, "health_score"] == 6.0
+
+
+def scoring_frame_unprepared(warehouse: Warehouse, day: date) -> pd.DataFrame:
+    """The scoring frame from whatever snapshot is stored (no prepare_features)."""
+    frame = pd.concat(stream_scoring_frames(warehouse, day, 100))
+    return frame.sort_values("employee_id").reset_index(drop=True)

@@ -23,3 +23,33 @@ CREATE TABLE IF NOT EXISTS {model_registry} (
     flow_run_id VARCHAR(64),
     PRIMARY KEY (model_version)
 );
+
+-- The survey features of one feature month (current_features.sql), computed once per month in
+-- the warehouse instead of every night; rebuilt when the source rows behind them change
+-- (feature_snapshots.source_fingerprint). Derived data: safe to delete, rebuilt on demand.
+CREATE TABLE IF NOT EXISTS {employee_features} (
+    feature_month DATE NOT NULL,
+    employee_id BIGINT NOT NULL,
+    work_score DOUBLE PRECISION,
+    relationship_score DOUBLE PRECISION,
+    health_score DOUBLE PRECISION,
+    mean_score DOUBLE PRECISION,
+    answered DOUBLE PRECISION,
+    mean_3m DOUBLE PRECISION,
+    mean_6m DOUBLE PRECISION,
+    delta_1m DOUBLE PRECISION,
+    delta_3m DOUBLE PRECISION,
+    volatility_6m DOUBLE PRECISION,
+    response_rate_6m DOUBLE PRECISION,
+    min_mean_3m DOUBLE PRECISION,
+    PRIMARY KEY (feature_month, employee_id)
+);
+
+CREATE TABLE IF NOT EXISTS {feature_snapshots} (
+    feature_month DATE NOT NULL,
+    source_fingerprint VARCHAR(1024) NOT NULL,
+    n_employees BIGINT NOT NULL,
+    built_at TIMESTAMP NOT NULL,
+    flow_run_id VARCHAR(64),
+    PRIMARY KEY (feature_month)
+);

@@ -1,13 +1,8 @@
 -- One row per employee active on :score_date (hired on or before it, not left by it), with
--- the features of :feature_month (the last complete survey month before the score date).
--- Employees with no survey row that month (new hires) get NULL features, which the model
--- treats as missing values, so everyone active is scored.
-WITH monthly AS (
-{monthly}
-),
-features AS (
-{current_features}
-)
+-- the features of :feature_month (the last complete survey month before the score date) from
+-- its snapshot (feature_snapshot_insert.sql). Employees with no survey row that month (new
+-- hires) get NULL features, which the model treats as missing values, so everyone active is
+-- scored. No ORDER BY: chunks are scored independently and the rows stream as they are joined.
 SELECT
     e.employee_id,
     CAST(:feature_month AS DATE) AS feature_month,
@@ -21,9 +16,8 @@ SELECT
     f.mean_3m, f.mean_6m, f.delta_1m, f.delta_3m, f.volatility_6m, f.response_rate_6m,
     f.min_mean_3m
 FROM {employees} AS e
-LEFT JOIN features AS f
+LEFT JOIN {employee_features} AS f
     ON f.employee_id = e.employee_id
    AND f.feature_month = CAST(:feature_month AS DATE)
 WHERE e.hired_on <= CAST(:score_date AS DATE)
   AND (e.left_on IS NULL OR e.left_on > CAST(:score_date AS DATE))
-ORDER BY e.employee_id

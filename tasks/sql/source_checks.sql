@@ -1,6 +1,8 @@
--- Aggregate checks of the source rows a run is about to read, run before anything is written.
--- One row per failed check (no rows when the data is clean): the table, the column, the kind of
--- problem, how many rows (or keys) break it and one offending key (employee_id, survey_month),
+-- Aggregate checks of the source rows a run is about to read, run before anything is written,
+-- when source_profile.sql has counted a problem (it finds the same problems in one pass; this
+-- query names one offending key per problem). Duplicate (employee, month) keys are looked for
+-- by source_duplicates.sql. One row per failed check (no rows when the data is clean): the
+-- table, the column, the kind of problem, how many rows (or keys) break it and one offending key (employee_id, survey_month),
 -- never a whole row. Survey rows are checked inside [:data_start_month, :data_end_month] (the
 -- months the run reads); future months and NULL keys are looked for in the whole table.
 WITH window_rows AS (
@@ -31,11 +33,6 @@ failures AS (
     UNION ALL
     SELECT 'survey_responses', 'survey_month', 'not_month_start', employee_id, survey_month
     FROM window_rows WHERE EXTRACT(DAY FROM survey_month) <> 1
-    UNION ALL
-    SELECT 'survey_responses', 'employee_id, survey_month', 'duplicate', employee_id, survey_month
-    FROM window_rows
-    GROUP BY employee_id, survey_month
-    HAVING COUNT(*) > 1
     UNION ALL
     SELECT 'employees', 'employee_id', 'null', employee_id, CAST(NULL AS DATE)
     FROM {employees} WHERE employee_id IS NULL

@@ -31,7 +31,14 @@ from sqlalchemy import exc as sa_exc
 from tasks.errors import LoadVerificationError, WarehouseError
 from tasks.settings import Settings, validate_identifier, warehouse_kind
 
-TABLES = ("employees", "survey_responses", "condition_scores", "model_registry")
+TABLES = (
+    "employees",
+    "survey_responses",
+    "condition_scores",
+    "model_registry",
+    "employee_features",
+    "feature_snapshots",
+)
 SOURCE_TABLES = ("employees", "survey_responses")
 RESULT_TABLES = ("condition_scores", "model_registry")
 Batch: TypeAlias = pd.DataFrame | pa.Table | pa.RecordBatch
@@ -225,9 +232,19 @@ class Warehouse:
         return "main" if self.kind == "duckdb" else "public"
 
     # -- DDL and small statements -----------------------------------------------------------
-    def execute_script(self, conn: sa.Connection, name: str, **fragments: str) -> None:
+    def execute_script(
+        self,
+        conn: sa.Connection,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        **fragments: str,
+    ) -> None:
+        """Run each statement of tasks/sql/<name>.sql (with the binds each one names)."""
         for statement in split_statements(self.sql(name, **fragments)):
-            conn.execute(sa.text(statement))
+            clause = sa.text(statement)
+            conn.execute(
+                clause, {k: v for k, v in (params or {}).items() if k in clause._bindparams}
+            )
 
     def ensure_schema(self, conn: sa.Connection) -> None:
         if self.schema:

@@ -12,6 +12,7 @@ from tasks.registry import ensure_result_tables
 from tests.conftest import DEMO_END_MONTH
 from tests.feature_checks import (
     check_current_features_match,
+    check_feature_snapshots,
     check_no_leakage,
     check_scoring_frame,
     check_training_frame,
@@ -81,3 +82,7 @@ def test_nightly_flow_on_postgres(pg, prefect_api):
     assert risk_by_employee(pg, DAY) == before
     assert list(registry(pg).values()) == ["champion"]
     assert second.scoring.table == f"{pg.schema}.condition_scores"
+
+
+def test_feature_snapshot_is_reused_until_its_source_rows_change(pg):
+    check_feature_snapshots(pg)

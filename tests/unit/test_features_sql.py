@@ -4,6 +4,7 @@ import pytest
 
 from tests.feature_checks import (
     check_current_features_match,
+    check_feature_snapshots,
     check_no_leakage,
     check_scoring_frame,
     check_training_frame,
@@ -26,3 +27,7 @@ def test_scoring_features_use_no_data_after_the_feature_month(duck):
 
 def test_scoring_features_equal_training_features_of_the_same_month(duck):
     check_current_features_match(duck)
+
+
+def test_feature_snapshot_is_reused_until_its_source_rows_change(duck):
+    check_feature_snapshots(duck)

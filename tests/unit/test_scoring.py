@@ -6,7 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks.errors import PulsewatchError
+from tasks.feature_store import prepare_features
 from tasks.features import TrainingWindow, extract_training_frame, stream_scoring_frames
+from tasks.registry import ensure_result_tables
 from tasks.scoring import ScoreStats, score_to_file
 from tasks.training import TrainingConfig, fit_model
 
@@ -30,6 +32,9 @@ def test_stats_match_numpy_within_a_bin():
 
 @pytest.fixture
 def model(demo_duck):
+    ensure_result_tables(demo_duck)
+    prepare_features(demo_duck, DAY)
+    prepare_features(demo_duck, date(1990, 1, 1))
     frame = extract_training_frame(demo_duck, TrainingWindow.ending(DAY, 10))
     return fit_model(frame, TrainingConfig(num_boost_round=20), DAY)
 
@@ -46,8 +51,8 @@ def test_chunked_scoring_equals_one_pass(demo_duck, model, tmp_path):
         "r",
         tmp_path / "b.parquet",
     )
-    a = pq.read_table(small.path).to_pandas()
-    b = pq.read_table(whole.path).to_pandas()
+    a = pq.read_table(small.path).to_pandas().sort_values("employee_id", ignore_index=True)
+    b = pq.read_table(whole.path).to_pandas().sort_values("employee_id", ignore_index=True)
     pd.testing.assert_frame_equal(a.drop(columns="scored_at"), b.drop(columns="scored_at"))
     assert small.rows == len(a) == a.employee_id.nunique()
     assert small.stats["histogram"] == whole.stats["histogram"]
