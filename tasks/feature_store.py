@@ -76,6 +76,7 @@ def prepare_features(
             return FeatureSnapshot(month, int(stored["n_employees"]), False, _since(started))
         check_duplicate_keys(warehouse, SourceWindow.for_scoring(score_date))
         employees = _build(warehouse, month, fingerprint, flow_run_id)
+        warehouse.analyze(TABLE)
     return FeatureSnapshot(month, employees, True, _since(started))
 
 

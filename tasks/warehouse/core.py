@@ -373,6 +373,14 @@ class Warehouse:
                 )
         return written
 
+    def analyze(self, table: str) -> None:
+        """Refresh the planner's statistics of a table after a bulk INSERT … SELECT (PostgreSQL
+        would otherwise plan the next join on stale estimates until autovacuum comes by;
+        Redshift analyses after COPY but not after INSERT … SELECT). DuckDB needs none."""
+        if self.kind in ("postgresql", "redshift"):
+            with self.engine.begin() as conn:
+                conn.execute(sa.text(f"ANALYZE {self.qualified(table)}"))
+
     def lock_key(self, table: str, key: object) -> str:
         """Name of a partition's advisory lock. Advisory locks are per database, so the schema
         is part of the name: writers of the same date in two schemas do not wait for each other."""
