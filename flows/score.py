@@ -24,11 +24,11 @@ def score_population(
     that date's rows in condition_scores. `num_threads`: LightGBM threads for prediction."""
     day = resolve_date(score_date)
     check_source_tables_task()
-    check_source_data_task(day)
+    fingerprint = check_source_data_task(day)
     ensure_result_tables_task()
     champion = require_champion_task()
     model = load_model_task(champion.stored)
-    prepare_features_task(day)
+    prepare_features_task(day, fingerprint)
     scores = score_population_task(model, champion, day, chunk_rows, num_threads)
     written = load_scores_task(scores)
     return publish_scoring_report_task(scores, written, champion)

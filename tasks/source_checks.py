@@ -155,27 +155,56 @@ def check_column_types(warehouse: Warehouse) -> None:
                 )
 
 
+def profile_source(
+    warehouse: Warehouse, window: SourceWindow, today: date | None = None
+) -> pd.Series:
+    """One pass over each source table (tasks/sql/source_profile.sql): a count per source
+    check, and the fingerprint (`fp_*`) of the window's survey rows."""
+    params = {
+        "data_start_month": window.first_month,
+        "data_end_month": window.last_month,
+        "horizon": window.horizon(today),
+    }
+    return warehouse.read("source_profile", params).iloc[0]
+
+
+def fingerprint_of(profile: pd.Series) -> str:
+    """The window's fingerprint as one string (the `fp_*` values of a profile)."""
+    return "|".join(_fingerprint_part(v) for k, v in profile.items() if str(k).startswith("fp_"))
+
+
+def _fingerprint_part(value: object) -> str:
+    # Drivers return these sums as int, Decimal, str or float (the same whole number).
+    if value is None or pd.isna(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def check_values(
     warehouse: Warehouse,
     window: SourceWindow,
     today: date | None = None,
     *,
     duplicate_keys: bool = True,
-) -> None:
-    """Ranges, NULL keys, future months, duplicate employees (one pass: source_profile.sql;
-    the key is looked up by source_checks.sql only when a count is not zero), then duplicate
-    (employee, month) keys unless `duplicate_keys` is False (see check_duplicate_keys)."""
-    horizon = window.horizon(today)
-    params = {
-        "data_start_month": window.first_month,
-        "data_end_month": window.last_month,
-        "horizon": horizon,
-    }
-    profile = warehouse.read("source_profile", params)
-    if any(int(count) for count in profile.iloc[0]):
-        _raise_first(warehouse.read("source_checks", params), horizon)
+) -> str:
+    """Ranges, NULL keys, future months, duplicate employees (counted by profile_source; the
+    key is looked up by source_checks.sql only when a count is not zero), then duplicate
+    (employee, month) keys unless `duplicate_keys` is False (see check_duplicate_keys).
+    Returns the window's fingerprint."""
+    profile = profile_source(warehouse, window, today)
+    counts = [v for k, v in profile.items() if not str(k).startswith("fp_")]
+    if any(int(count) for count in counts):
+        params = {
+            "data_start_month": window.first_month,
+            "data_end_month": window.last_month,
+            "horizon": window.horizon(today),
+        }
+        _raise_first(warehouse.read("source_checks", params), window.horizon(today))
     if duplicate_keys:
         check_duplicate_keys(warehouse, window)
+    return fingerprint_of(profile)
 
 
 def check_duplicate_keys(warehouse: Warehouse, window: SourceWindow) -> None:
@@ -227,29 +256,33 @@ def check_source_data(
     today: date | None = None,
     *,
     duplicate_keys: bool = True,
-) -> None:
-    """The whole source contract; raises DataContractError on the first violation."""
+) -> str:
+    """The whole source contract; raises DataContractError on the first violation. Returns
+    the fingerprint of the window's survey rows (tasks/feature_store.py keeps it)."""
     with friendly_errors("check source data"):
         check_column_types(warehouse)
-        check_values(warehouse, window, today, duplicate_keys=duplicate_keys)
+        fingerprint = check_values(warehouse, window, today, duplicate_keys=duplicate_keys)
         check_months(warehouse, window)
+    return fingerprint
 
 
 @task(name="check-source-data", cache_policy=NONE, **IO_RETRIES)
-def check_source_data_task(as_of: date, training_months: int | None = None) -> None:
-    """Check the months a scoring run (`training_months` None) or a training run reads.
+def check_source_data_task(as_of: date, training_months: int | None = None) -> str:
+    """Check the months a scoring run (`training_months` None) or a training run reads, and
+    return their fingerprint (aggregates only).
 
     A scoring run leaves the duplicate-key check to prepare-features, which runs it whenever the
     source rows behind the feature snapshot changed (and so skips it on the nights they did
     not: the rows it checked then are the rows there now)."""
     scoring = training_months is None
     window = (
-        SourceWindow.for_scoring(as_of)
-        if scoring
-        else SourceWindow.for_training(as_of, training_months)
+        SourceWindow.for_training(as_of, training_months)
+        if training_months is not None
+        else SourceWindow.for_scoring(as_of)
     )
     with open_warehouse() as warehouse:
-        check_source_data(warehouse, window, duplicate_keys=not scoring)
+        fingerprint = check_source_data(warehouse, window, duplicate_keys=not scoring)
     get_run_logger().info(
         "Source data passed the contract for months %s..%s", window.first_month, window.last_month
     )
+    return fingerprint

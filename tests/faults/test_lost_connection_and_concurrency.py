@@ -13,14 +13,19 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 from prefect import flow
 
 import tasks.results
+from tasks.demo_data import write_demo_data
+from tasks.feature_store import prepare_features
 from tasks.registry import ensure_result_tables
 from tasks.results import load_scores_task
 from tasks.retries import is_transient
 from tasks.scoring import SCORES_SCHEMA, ScoreFile
+from tests.conftest import SMALL_DEMO
 from tests.faults.loader_faults import Gate, lock_holder, lock_waiters, terminate
+from tests.feature_checks import forget_features
 from tests.unit.test_warehouse import replace, scores, stored
 
 pytestmark = pytest.mark.integration
@@ -153,3 +158,41 @@ def test_concurrent_writers_of_one_date_are_serialised(previous):
     assert not errors and finished == ["other", "A", "B"]
     assert _state(previous) == {"B": 600}  # the last writer's complete set, once per employee
     assert _state(previous, other_day) == {"C": 600}
+
+
+def test_concurrent_snapshot_builds_of_one_month_build_it_once(pg):
+    """Two runs of one feature month (say, two backfill dates) find the snapshot missing at the
+    same time: the month's lock serialises them, and the second finds the first's snapshot."""
+    write_demo_data(pg, SMALL_DEMO)
+    ensure_result_tables(pg)
+    forget_features(pg)
+    month = date(2026, 10, 1)  # feature month of both dates below
+    results: list = []
+    errors: list[BaseException] = []
+
+    def prepare(day: date) -> None:
+        try:
+            results.append(prepare_features(pg, day))
+        except BaseException as error:
+            errors.append(error)
+
+    with pg.engine.begin() as holder:  # hold the month's lock until both runs wait for it
+        pg.lock_partition(holder, "employee_features", month.isoformat())
+        runs = [threading.Thread(target=prepare, args=(d,)) for d in (DAY, date(2026, 11, 27))]
+        for run in runs:
+            run.start()
+        _wait_for(lambda: lock_waiters(pg, "employee_features", month.isoformat()) == 2)
+    for run in runs:
+        run.join(60)
+    assert not errors
+    assert sorted(r.built for r in results) == [False, True]
+    assert results[0].employees == results[1].employees > 300
+    with pg.engine.connect() as conn:
+        stored_rows = conn.execute(
+            sa.text(
+                f"SELECT COUNT(*), COUNT(DISTINCT employee_id) FROM "
+                f"{pg.qualified('employee_features')} WHERE feature_month = :m"
+            ),
+            {"m": month},
+        ).one()
+    assert tuple(stored_rows) == (results[0].employees, results[0].employees)
