@@ -262,6 +262,8 @@ def step_score_direct(schema: str, folder: str) -> dict:
     from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
+    with open_warehouse() as warehouse:
+        _truncate_scores(warehouse)  # a night scores a new date: nothing to replace
     started = time.perf_counter()
     with open_warehouse() as warehouse:
         champion = read_champion(warehouse)
@@ -282,7 +284,10 @@ def step_score_direct(schema: str, folder: str) -> dict:
 
 def step_score_flow(schema: str, folder: str) -> dict:
     from flows.score import score_population
+    from tasks.warehouse import open_warehouse
 
+    with open_warehouse() as warehouse:
+        _truncate_scores(warehouse)  # a night scores a new date: nothing to replace
     started = time.perf_counter()
     report = score_population(score_date=DAY, num_threads=THREADS)
     return {

@@ -22,7 +22,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from tasks.warehouse import Warehouse
+from tasks.warehouse import SOURCE_TABLES, Warehouse
 
 CHUNK_EMPLOYEES = 20_000
 FIRST_EMPLOYEE_ID = 100_001
@@ -213,6 +213,8 @@ def write_demo_data(warehouse: Warehouse, spec: DemoSpec) -> DemoSummary:
             employees += warehouse.bulk_insert(conn, "employees", staff)
             rows += warehouse.bulk_insert(conn, "survey_responses", responses)
             leavers += int(staff["left_on"].notna().sum())
+    for table in SOURCE_TABLES:  # as a warehouse's loader would: fresh statistics for planning
+        warehouse.analyze(table)
     end = spec.resolved_end_month()
     first = end - (spec.months - 1)
     return DemoSummary(
