@@ -12,13 +12,15 @@ import pytest
 import sqlalchemy as sa
 
 from tasks.errors import ConfigError, ModelStoreError
-from tasks.features import TrainingWindow, extract_training_frame
+from tasks.feature_store import prepare_features
+from tasks.features import TrainingWindow, extract_training_frame, stream_scoring_frames
 from tasks.model_store import S3ModelStore, load_model, save_model
 from tasks.registry import ensure_result_tables
 from tasks.warehouse import Warehouse
 from tasks.warehouse.redshift_io import IamCredentialCache, iam_credentials, iam_target, unload_sql
 from tests import sql_cases
 from tests.conftest import POSTGRES_URL
+from tests.feature_checks import forget_features, scoring_frame
 from tests.redshift_emulation import PostgresEmulatedRedshift
 from tests.unit.test_warehouse import scores, stored
 
@@ -179,3 +181,25 @@ def test_iam_temporary_credentials_from_moto(aws):
     }
     with pytest.raises(ConfigError, match="no cluster to ask for IAM credentials"):
         iam_target(sa.make_url("redshift+psycopg2://analyst@10.0.0.5:5439/dev"))
+
+
+def test_redshift_feature_snapshot_builds_in_the_warehouse_and_scoring_reads_it(redshift, pg, aws):
+    """The snapshot is built by INSERT … SELECT through the Redshift dialect (LOCK, no row
+    leaves the warehouse), its fingerprint reads back equal through UNLOAD, and the scoring
+    frame UNLOADed from it equals the one read directly on PostgreSQL."""
+    sql_cases.load(pg)
+    ensure_result_tables(pg)
+    forget_features(pg)
+    day = date(2026, 6, 15)
+    first = prepare_features(redshift, day)
+    assert (first.built, first.employees) == (True, 1)
+    assert prepare_features(redshift, day).built is False  # same fingerprint via UNLOAD
+    via_unload = pd.concat(stream_scoring_frames(redshift, day, 100))
+    unload = redshift.redshift.statements[-1]
+    assert unload.startswith("UNLOAD ('SELECT") and "employee_features" in unload
+    direct = scoring_frame(pg, day)
+    assert prepare_features(pg, day).built is False  # one snapshot, whichever path wrote it
+    pd.testing.assert_frame_equal(
+        via_unload.sort_values("employee_id").reset_index(drop=True), direct
+    )
+    assert s3_keys(aws) == []
