@@ -129,19 +129,16 @@ def _kind_ok(kind: str, values: pd.Series) -> pd.Series:
 
 
 def check_column_types(warehouse: Warehouse) -> None:
-    """Sample each source column's non-NULL values and check their kind."""
+    """Sample each source column's non-NULL values and check their kind: one sample per table,
+    and a sample of a column alone only where the table's sample holds no value of it."""
     for table, columns in SOURCE_COLUMNS.items():
         keys = ["employee_id"] + (["survey_month"] if table == "survey_responses" else [])
+        sample = _sample(warehouse, table, [*keys, *columns], "1 = 1")
         for column, kind in columns.items():
-            selected = list(dict.fromkeys([*keys, column]))
-            frame = warehouse.read(
-                "source_sample",
-                {},
-                columns=", ".join(warehouse.quote(c) for c in selected),
-                source=warehouse.qualified(table),
-                not_null=f"{warehouse.quote(column)} IS NOT NULL",
-                limit=str(SAMPLE_ROWS),
-            )
+            frame = sample[sample[column].notna()]
+            if frame.empty:  # e.g. left_on: mostly NULL
+                not_null = f"{warehouse.quote(column)} IS NOT NULL"
+                frame = _sample(warehouse, table, [*keys, column], not_null)
             if frame.empty:
                 continue
             ok = _kind_ok(kind, frame[column])
@@ -153,6 +150,18 @@ def check_column_types(warehouse: Warehouse) -> None:
                     f"(e.g. {_key(bad['employee_id'], bad.get('survey_month'))}); "
                     "the run stopped before writing anything"
                 )
+
+
+def _sample(warehouse: Warehouse, table: str, columns: list[str], where: str) -> pd.DataFrame:
+    """Up to SAMPLE_ROWS rows of `columns` (source_sample.sql)."""
+    return warehouse.read(
+        "source_sample",
+        {},
+        columns=", ".join(warehouse.quote(c) for c in dict.fromkeys(columns)),
+        source=warehouse.qualified(table),
+        not_null=where,
+        limit=str(SAMPLE_ROWS),
+    )
 
 
 def profile_source(
