@@ -10,9 +10,9 @@ Runs right after the source tables are found, on the months the run is about to 
   features, silently).
 A violation raises DataContractError with one line naming the table, the column and one
 offending key (employee_id and month), never a whole row of personal data. The checks are
-aggregate SQL (tasks/sql/source_profile.sql, source_checks.sql, source_duplicates.sql,
-source_months.sql) plus a small typed sample per column (source_sample.sql); no row data
-leaves the warehouse beyond those samples' keys.
+aggregate SQL (tasks/sql/source_profile.sql, source_checks.sql, source_duplicates.sql) plus
+a small typed sample per column (source_sample.sql); no row data leaves the warehouse beyond
+those samples' keys.
 """
 
 from __future__ import annotations
@@ -166,45 +166,75 @@ def _sample(warehouse: Warehouse, table: str, columns: list[str], where: str) ->
 
 def profile_source(
     warehouse: Warehouse, window: SourceWindow, today: date | None = None
-) -> pd.Series:
-    """One pass over each source table (tasks/sql/source_profile.sql): a count per source
-    check, and the fingerprint (`fp_*`) of the window's survey rows."""
+) -> pd.DataFrame:
+    """One query, one pass over the window's rows (tasks/sql/source_profile.sql): per survey
+    month of the window, a count per source check, the rows, and the fingerprint's parts."""
     params = {
         "data_start_month": window.first_month,
         "data_end_month": window.last_month,
         "horizon": window.horizon(today),
     }
-    return warehouse.read("source_profile", params).iloc[0]
+    return warehouse.read("source_profile", params)
 
 
-def fingerprint_of(profile: pd.Series) -> str:
-    """The window's fingerprint as one string (the `fp_*` values of a profile)."""
-    return "|".join(_fingerprint_part(v) for k, v in profile.items() if str(k).startswith("fp_"))
+# profile columns counted over the whole table (the same value on every row of a profile)
+_WHOLE_TABLE = (
+    "employee_id_null",
+    "survey_month_null",
+    "survey_month_future",
+    "employees_duplicate",
+    "employees_employee_id_null",
+    "employees_hired_on_null",
+)
+_PER_MONTH = (
+    "work_score_range",
+    "relationship_score_range",
+    "health_score_range",
+    "survey_month_not_month_start",
+)
 
 
-def _fingerprint_part(value: object) -> str:
-    # Drivers return these sums as int, Decimal, str or float (the same whole number).
-    if value is None or pd.isna(value):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def _total(values: pd.Series) -> int:
+    return sum(int(v) for v in values if v is not None and not pd.isna(v))
+
+
+def problem_count(profile: pd.DataFrame) -> int:
+    """How many source-check violations the profile counted (0: clean)."""
+    first = profile.iloc[0]
+    return sum(int(first[c]) for c in _WHOLE_TABLE) + sum(_total(profile[c]) for c in _PER_MONTH)
+
+
+def fingerprint_of(profile: pd.DataFrame) -> str:
+    """The window's fingerprint as one string: the months' `fp_*` parts added up (counts and
+    sums add, the extremes combine)."""
+    rows = profile[profile["fp_rows"].notna()]
+    parts = [
+        str(_total(rows[c]))
+        for c in profile.columns
+        if c.startswith("fp_n") or c.startswith("fp_sum") or c in ("fp_rows", "fp_checksum")
+    ]
+    for column, pick in (
+        ("fp_min_employee_id", min),
+        ("fp_max_employee_id", max),
+        ("fp_last_answered_at", max),
+    ):
+        values = [v for v in rows[column] if v is not None and not pd.isna(v)]
+        parts.append(str(pick(values)) if values else "")
+    return "|".join(parts)
 
 
 def check_values(
     warehouse: Warehouse,
     window: SourceWindow,
+    profile: pd.DataFrame,
     today: date | None = None,
     *,
     duplicate_keys: bool = True,
-) -> str:
-    """Ranges, NULL keys, future months, duplicate employees (counted by profile_source; the
-    key is looked up by source_checks.sql only when a count is not zero), then duplicate
-    (employee, month) keys unless `duplicate_keys` is False (see check_duplicate_keys).
-    Returns the window's fingerprint."""
-    profile = profile_source(warehouse, window, today)
-    counts = [v for k, v in profile.items() if not str(k).startswith("fp_")]
-    if any(int(count) for count in counts):
+) -> None:
+    """Ranges, NULL keys, future months, duplicate employees (counted in `profile`; the key is
+    looked up by source_checks.sql only when a count is not zero), then duplicate (employee,
+    month) keys unless `duplicate_keys` is False (see check_duplicate_keys)."""
+    if problem_count(profile):
         params = {
             "data_start_month": window.first_month,
             "data_end_month": window.last_month,
@@ -213,7 +243,6 @@ def check_values(
         _raise_first(warehouse.read("source_checks", params), window.horizon(today))
     if duplicate_keys:
         check_duplicate_keys(warehouse, window)
-    return fingerprint_of(profile)
 
 
 def check_duplicate_keys(warehouse: Warehouse, window: SourceWindow) -> None:
@@ -235,14 +264,14 @@ def _raise_first(failures: pd.DataFrame, horizon: date) -> None:
     )
 
 
-def check_months(warehouse: Warehouse, window: SourceWindow) -> None:
+def check_months(window: SourceWindow, profile: pd.DataFrame) -> None:
     """No empty month between the first month with data in the window and its last month."""
-    counts = warehouse.read(
-        "source_months",
-        {"data_start_month": window.first_month, "data_end_month": window.last_month},
-    )
-    rows = zip(counts["survey_month"], counts["n_rows"], strict=True)
-    present = {pd.Timestamp(month).date() for month, n in rows if n}
+    rows = profile[profile["fp_rows"].notna()]
+    present = {
+        pd.Timestamp(month).date()
+        for month, n in zip(rows["survey_month"], rows["fp_rows"], strict=True)
+        if int(n)
+    }
     span = f"{window.first_month:%Y-%m}..{window.last_month:%Y-%m}"
     if not present:
         raise DataContractError(
@@ -270,9 +299,10 @@ def check_source_data(
     the fingerprint of the window's survey rows (tasks/feature_store.py keeps it)."""
     with friendly_errors("check source data"):
         check_column_types(warehouse)
-        fingerprint = check_values(warehouse, window, today, duplicate_keys=duplicate_keys)
-        check_months(warehouse, window)
-    return fingerprint
+        profile = profile_source(warehouse, window, today)
+        check_values(warehouse, window, profile, today, duplicate_keys=duplicate_keys)
+        check_months(window, profile)
+    return fingerprint_of(profile)
 
 
 @task(name="check-source-data", cache_policy=NONE, **IO_RETRIES)

@@ -1,9 +1,11 @@
 -- Every night, one pass over the window's survey rows ([:data_start_month, :data_end_month])
--- plus two cheap whole-table scans: (1) the source checks of source_checks.sql as counts (the
--- clean case costs this query only; the query naming an offending key runs only when a count is
--- not zero; keep the conditions identical to source_checks.sql), and (2) `fp_*`, a fingerprint
--- of the window's survey rows, which the feature snapshot of that window is stored with
--- (tasks/feature_store.py). The window pass only reads the months a run uses, however long the
+-- plus two cheap whole-table scans, one row per survey month of the window (one row with NULL
+-- survey_month when the window is empty): (1) the source checks of source_checks.sql as counts
+-- (the clean case costs this query only; the query naming an offending key runs only when a
+-- count is not zero; keep the conditions identical to source_checks.sql), (2) the rows per
+-- month (an empty month is refused), and (3) `fp_*`, the parts of a fingerprint of the window's
+-- survey rows, which the feature snapshot of that window is stored with (tasks/feature_store.py
+-- adds the months' parts up in tasks/source_checks.py). The window pass only reads the months a run uses, however long the
 -- history (on Redshift, a sort key on survey_month skips the other blocks).
 --
 -- The fingerprint: row and answer counts, score sums, and one checksum of every row's three
@@ -13,6 +15,7 @@
 -- Scores count in tenths (integers): exact sums, whatever order the warehouse adds them in.
 -- DATE_PART, not EXTRACT: EXTRACT returns NUMERIC on PostgreSQL and is several times slower.
 SELECT
+    w.survey_month,
     w.work_score_range, w.relationship_score_range, w.health_score_range,
     w.survey_month_not_month_start,
     k.employee_id_null, k.survey_month_null, k.survey_month_future,
@@ -22,6 +25,22 @@ SELECT
     w.fp_min_employee_id, w.fp_max_employee_id, w.fp_last_answered_at
 FROM (
     SELECT
+        COUNT(CASE WHEN p.employee_id IS NULL THEN 1 END) AS employees_employee_id_null,
+        COUNT(CASE WHEN p.hired_on IS NULL THEN 1 END) AS employees_hired_on_null,
+        COUNT(*) - COUNT(DISTINCT p.employee_id) AS employees_duplicate
+    FROM {employees} AS p
+) AS e
+CROSS JOIN (
+    SELECT
+        COUNT(CASE WHEN a.employee_id IS NULL THEN 1 END) AS employee_id_null,
+        COUNT(CASE WHEN a.survey_month IS NULL THEN 1 END) AS survey_month_null,
+        COUNT(CASE WHEN a.survey_month > CAST(:horizon AS DATE) THEN 1 END)
+            AS survey_month_future
+    FROM {survey_responses} AS a
+) AS k
+LEFT JOIN (
+    SELECT
+        s.survey_month,
         COUNT(CASE WHEN s.work_score < 0 OR s.work_score > 10 THEN 1 END) AS work_score_range,
         COUNT(CASE WHEN s.relationship_score < 0 OR s.relationship_score > 10 THEN 1 END)
             AS relationship_score_range,
@@ -57,19 +76,6 @@ FROM (
         WHERE r.survey_month >= CAST(:data_start_month AS DATE)
           AND r.survey_month <= CAST(:data_end_month AS DATE)
     ) AS s
-) AS w
-CROSS JOIN (
-    SELECT
-        COUNT(CASE WHEN a.employee_id IS NULL THEN 1 END) AS employee_id_null,
-        COUNT(CASE WHEN a.survey_month IS NULL THEN 1 END) AS survey_month_null,
-        COUNT(CASE WHEN a.survey_month > CAST(:horizon AS DATE) THEN 1 END)
-            AS survey_month_future
-    FROM {survey_responses} AS a
-) AS k
-CROSS JOIN (
-    SELECT
-        COUNT(*) - COUNT(DISTINCT p.employee_id) AS employees_duplicate,
-        COUNT(CASE WHEN p.employee_id IS NULL THEN 1 END) AS employees_employee_id_null,
-        COUNT(CASE WHEN p.hired_on IS NULL THEN 1 END) AS employees_hired_on_null
-    FROM {employees} AS p
-) AS e
+    GROUP BY s.survey_month
+) AS w ON 1 = 1
+ORDER BY w.survey_month
