@@ -109,13 +109,13 @@ def _naive_scoring_sql(warehouse) -> tuple[str, dict]:
 
 def step_prepare(schema: str, folder: str) -> dict:
     """The first night of a feature month: build its snapshot from the source rows."""
-    from tasks.feature_store import prepare_features
+    from tasks.feature_store import forget_features, prepare_features
     from tasks.registry import ensure_result_tables
     from tasks.warehouse import open_warehouse
 
     with open_warehouse() as warehouse:
         ensure_result_tables(warehouse)
-        _forget_features(warehouse)
+        forget_features(warehouse)
         started = time.perf_counter()
         snapshot = prepare_features(warehouse, DAY)
         seconds = time.perf_counter() - started
@@ -126,17 +126,12 @@ def step_prepare(schema: str, folder: str) -> dict:
     return {"rows": snapshot.employees, "seconds": seconds, "current_check_s": check_seconds}
 
 
-def _forget_features(warehouse) -> None:
-    with warehouse.engine.begin() as conn:
-        for table in ("employee_features", "feature_snapshots"):
-            conn.execute(sa.text(f"DELETE FROM {warehouse.qualified(table)}"))
-
-
 def step_forget_features(schema: str, folder: str) -> dict:
+    from tasks.feature_store import forget_features
     from tasks.warehouse import open_warehouse
 
     with open_warehouse() as warehouse:
-        _forget_features(warehouse)
+        forget_features(warehouse)
     return {}
 
 

@@ -112,6 +112,12 @@ def _build(
     return employees, True
 
 
+def forget_features(warehouse: Warehouse) -> None:
+    """Drop every snapshot in one transaction; the next prepare_features rebuilds its month."""
+    with friendly_errors("forget features"), warehouse.engine.begin() as conn:
+        warehouse.execute_script(conn, "feature_snapshot_clear")
+
+
 def _since(started: float) -> float:
     return round(time.perf_counter() - started, 3)
 

@@ -79,6 +79,14 @@ class SourceWindow:
         """Latest plausible survey month: neither after the run's date nor after today."""
         return max(self.as_of, today or business_today())
 
+    def bounds(self) -> dict[str, date]:
+        """Bound values of the window's first and last month."""
+        return {"data_start_month": self.first_month, "data_end_month": self.last_month}
+
+    def params(self, today: date | None = None) -> dict[str, date]:
+        """The bounds and the horizon: the bound values of the source checks."""
+        return {**self.bounds(), "horizon": self.horizon(today)}
+
     def months(self) -> list[date]:
         out, month = [], self.first_month
         while month <= self.last_month:
@@ -169,12 +177,7 @@ def profile_source(
 ) -> pd.DataFrame:
     """One query, one pass over the window's rows (tasks/sql/source_profile.sql): per survey
     month of the window, a count per source check, the rows, and the fingerprint's parts."""
-    params = {
-        "data_start_month": window.first_month,
-        "data_end_month": window.last_month,
-        "horizon": window.horizon(today),
-    }
-    return warehouse.read("source_profile", params)
+    return warehouse.read("source_profile", window.params(today))
 
 
 # profile columns counted over the whole table (the same value on every row of a profile)
@@ -204,22 +207,20 @@ def problem_count(profile: pd.DataFrame) -> int:
     return sum(int(first[c]) for c in _WHOLE_TABLE) + sum(_total(profile[c]) for c in _PER_MONTH)
 
 
+# fingerprint parts that combine across months by min/max; every other `fp_*` part adds up
+_EXTREMES = {"fp_min_employee_id": min, "fp_max_employee_id": max, "fp_last_answered_at": max}
+
+
 def fingerprint_of(profile: pd.DataFrame) -> str:
-    """The window's fingerprint as one string: the months' `fp_*` parts added up (counts and
-    sums add, the extremes combine)."""
+    """The window's fingerprint as one string: the months' `fp_*` parts combined."""
     rows = profile[profile["fp_rows"].notna()]
-    parts = [
-        str(_total(rows[c]))
-        for c in profile.columns
-        if c.startswith("fp_n") or c.startswith("fp_sum") or c in ("fp_rows", "fp_checksum")
-    ]
-    for column, pick in (
-        ("fp_min_employee_id", min),
-        ("fp_max_employee_id", max),
-        ("fp_last_answered_at", max),
-    ):
-        values = [v for v in rows[column] if v is not None and not pd.isna(v)]
-        parts.append(str(pick(values)) if values else "")
+    parts = []
+    for column in (c for c in profile.columns if c.startswith("fp_")):
+        if column in _EXTREMES:
+            values = [v for v in rows[column] if not pd.isna(v)]
+            parts.append(str(_EXTREMES[column](values)) if values else "")
+        else:
+            parts.append(str(_total(rows[column])))
     return "|".join(parts)
 
 
@@ -235,12 +236,8 @@ def check_values(
     looked up by source_checks.sql only when a count is not zero), then duplicate (employee,
     month) keys unless `duplicate_keys` is False (see check_duplicate_keys)."""
     if problem_count(profile):
-        params = {
-            "data_start_month": window.first_month,
-            "data_end_month": window.last_month,
-            "horizon": window.horizon(today),
-        }
-        _raise_first(warehouse.read("source_checks", params), window.horizon(today))
+        params = window.params(today)
+        _raise_first(warehouse.read("source_checks", params), params["horizon"])
     if duplicate_keys:
         check_duplicate_keys(warehouse, window)
 
@@ -248,7 +245,7 @@ def check_values(
 def check_duplicate_keys(warehouse: Warehouse, window: SourceWindow) -> None:
     """No (employee_id, survey_month) twice inside the window: the one expensive check (a
     GROUP BY over every key), which a scoring night leaves to the feature snapshot's rebuild."""
-    params = {"data_start_month": window.first_month, "data_end_month": window.last_month}
+    params = window.bounds()
     _raise_first(warehouse.read("source_duplicates", params), window.horizon())
 
 

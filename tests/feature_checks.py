@@ -10,26 +10,23 @@ import pytest
 import sqlalchemy as sa
 
 from tasks.errors import DataContractError, WarehouseError
-from tasks.feature_store import prepare_features
+from tasks.feature_store import forget_features, prepare_features
 from tasks.features import TrainingWindow, extract_training_frame, stream_scoring_frames
 from tasks.registry import ensure_result_tables
 from tasks.warehouse import Warehouse
 from tests import sql_cases
 
 
-def scoring_frame(warehouse: Warehouse, day: date, chunk_rows: int = 100) -> pd.DataFrame:
-    """The scoring frame as the score flow reads it (features prepared first), by employee."""
-    ensure_result_tables(warehouse)
-    prepare_features(warehouse, day)
+def scoring_frame(
+    warehouse: Warehouse, day: date, chunk_rows: int = 100, *, prepare: bool = True
+) -> pd.DataFrame:
+    """The scoring frame as the score flow reads it (features prepared first unless `prepare`
+    is False: then from whatever snapshot is stored), ordered by employee."""
+    if prepare:
+        ensure_result_tables(warehouse)
+        prepare_features(warehouse, day)
     frame = pd.concat(stream_scoring_frames(warehouse, day, chunk_rows))
     return frame.sort_values("employee_id").reset_index(drop=True)
-
-
-def forget_features(warehouse: Warehouse) -> None:
-    """Drop every snapshot, so the next prepare_features computes from the source rows."""
-    with warehouse.engine.begin() as conn:
-        for table in ("employee_features", "feature_snapshots"):
-            conn.execute(sa.text(f"DELETE FROM {warehouse.qualified(table)}"))
 
 
 def _row(frame: pd.DataFrame, employee: int, month: str) -> pd.Series:
@@ -192,6 +189,8 @@ def check_feature_snapshots(warehouse: Warehouse) -> None:
     assert scoring_frame(warehouse, day).loc[0, "health_score"] == 6.0
 
     # a duplicate key appears: refused before anything is rebuilt; the snapshot stays as it was
+    # (a rebuild would count the duplicated, unanswered April twice: response rate 4/6, not 4/5)
+    assert scoring_frame(warehouse, day).loc[0, "response_rate_6m"] == 0.8
     with warehouse.engine.begin() as conn:
         survey = warehouse.qualified("survey_responses")
         conn.execute(
@@ -205,10 +204,5 @@ def check_feature_snapshots(warehouse: Warehouse) -> None:
         DataContractError, match=r"1 duplicate keys \(e.g. employee_id=1, month=2026-04-01\)"
     ):
         prepare_features(warehouse, day)
-    assert scoring_frame_unprepared(warehouse, day).loc[0, "health_score"] == 6.0
-
-
-def scoring_frame_unprepared(warehouse: Warehouse, day: date) -> pd.DataFrame:
-    """The scoring frame from whatever snapshot is stored (no prepare_features)."""
-    frame = pd.concat(stream_scoring_frames(warehouse, day, 100))
-    return frame.sort_values("employee_id").reset_index(drop=True)
+    kept = scoring_frame(warehouse, day, prepare=False)
+    assert kept.loc[0, "response_rate_6m"] == 0.8 and kept.loc[0, "health_score"] == 6.0

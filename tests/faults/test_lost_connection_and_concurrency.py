@@ -18,14 +18,13 @@ from prefect import flow
 
 import tasks.results
 from tasks.demo_data import write_demo_data
-from tasks.feature_store import prepare_features
+from tasks.feature_store import forget_features, prepare_features
 from tasks.registry import ensure_result_tables
 from tasks.results import load_scores_task
 from tasks.retries import is_transient
 from tasks.scoring import SCORES_SCHEMA, ScoreFile
 from tests.conftest import SMALL_DEMO
 from tests.faults.loader_faults import Gate, lock_holder, lock_waiters, terminate
-from tests.feature_checks import forget_features
 from tests.unit.test_warehouse import replace, scores, stored
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tasks.errors import ConfigError, ModelStoreError
-from tasks.feature_store import prepare_features
+from tasks.feature_store import forget_features, prepare_features
 from tasks.features import TrainingWindow, extract_training_frame, stream_scoring_frames
 from tasks.model_store import S3ModelStore, load_model, save_model
 from tasks.registry import ensure_result_tables
@@ -20,7 +20,7 @@ from tasks.warehouse import Warehouse
 from tasks.warehouse.redshift_io import IamCredentialCache, iam_credentials, iam_target, unload_sql
 from tests import sql_cases
 from tests.conftest import POSTGRES_URL
-from tests.feature_checks import forget_features, scoring_frame
+from tests.feature_checks import scoring_frame
 from tests.redshift_emulation import PostgresEmulatedRedshift
 from tests.unit.test_warehouse import scores, stored
 
