@@ -46,7 +46,8 @@ LEFT JOIN (
             AS relationship_score_range,
         COUNT(CASE WHEN s.health_score < 0 OR s.health_score > 10 THEN 1 END)
             AS health_score_range,
-        COUNT(CASE WHEN DATE_PART('day', s.survey_month) <> 1 THEN 1 END)
+        -- per month, not per row: the rows are grouped by survey_month
+        CASE WHEN DATE_PART('day', s.survey_month) <> 1 THEN COUNT(*) ELSE 0 END
             AS survey_month_not_month_start,
         COUNT(*) AS fp_rows,
         COUNT(s.work_tenths) AS fp_n_work,
@@ -55,13 +56,11 @@ LEFT JOIN (
         SUM(s.work_tenths) AS fp_sum_work,
         SUM(s.relationship_tenths) AS fp_sum_relationship,
         SUM(s.health_tenths) AS fp_sum_health,
-        SUM(
-            ((COALESCE(s.work_tenths, -1) + 2)
-             + 103 * (COALESCE(s.relationship_tenths, -1) + 2)
-             + 10609 * (COALESCE(s.health_tenths, -1) + 2))
-            * (MOD(s.employee_id, 997) * 13
-               + CAST(DATE_PART('month', s.survey_month) AS BIGINT) + 1)
-        ) AS fp_checksum,
+        -- SUM(code * (MOD(employee_id, 997) * 13 + month + 1)), with the month's term taken
+        -- out of the sum (it is constant within the group): one DATE_PART per month, not per row
+        SUM(s.score_code * MOD(s.employee_id, 997)) * 13
+            + (CAST(DATE_PART('month', s.survey_month) AS BIGINT) + 1) * SUM(s.score_code)
+            AS fp_checksum,
         MIN(s.employee_id) AS fp_min_employee_id,
         MAX(s.employee_id) AS fp_max_employee_id,
         MAX(s.answered_at) AS fp_last_answered_at
@@ -71,7 +70,12 @@ LEFT JOIN (
             r.answered_at,
             CAST(ROUND(r.work_score * 10) AS BIGINT) AS work_tenths,
             CAST(ROUND(r.relationship_score * 10) AS BIGINT) AS relationship_tenths,
-            CAST(ROUND(r.health_score * 10) AS BIGINT) AS health_tenths
+            CAST(ROUND(r.health_score * 10) AS BIGINT) AS health_tenths,
+            -- the row's three scores as one number (NULL counts as -1 tenths)
+            (COALESCE(CAST(ROUND(r.work_score * 10) AS BIGINT), -1) + 2)
+            + 103 * (COALESCE(CAST(ROUND(r.relationship_score * 10) AS BIGINT), -1) + 2)
+            + 10609 * (COALESCE(CAST(ROUND(r.health_score * 10) AS BIGINT), -1) + 2)
+                AS score_code
         FROM {survey_responses} AS r
         WHERE r.survey_month >= CAST(:data_start_month AS DATE)
           AND r.survey_month <= CAST(:data_end_month AS DATE)

@@ -20,8 +20,9 @@ SELECT
     f.employee_id,
     f.feature_month,
     e.department,
-    CAST((EXTRACT(YEAR FROM f.feature_month) - EXTRACT(YEAR FROM e.hired_on)) * 12
-         + EXTRACT(MONTH FROM f.feature_month) - EXTRACT(MONTH FROM e.hired_on)
+    -- DATE_PART, not EXTRACT (NUMERIC on PostgreSQL): as in scoring_frame.sql
+    CAST((DATE_PART('year', f.feature_month) - DATE_PART('year', e.hired_on)) * 12
+         + DATE_PART('month', f.feature_month) - DATE_PART('month', e.hired_on)
          AS DOUBLE PRECISION) AS tenure_months,
     f.work_score, f.relationship_score, f.health_score, f.mean_score, f.answered,
     f.mean_3m, f.mean_6m, f.delta_1m, f.delta_3m, f.volatility_6m, f.response_rate_6m,
