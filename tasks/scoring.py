@@ -105,19 +105,17 @@ def score_to_file(
         for frame in frames:
             risk = model.predict(frame, num_threads)
             stats.add(risk)
-            batch = pd.DataFrame(
-                {
-                    "score_date": score_date,
-                    "employee_id": frame["employee_id"].to_numpy(),
-                    "risk_score": risk,
-                    "model_version": model_version,
-                    "flow_run_id": flow_run_id,
-                    "scored_at": scored_at,
-                }
-            )
-            writer.write_table(
-                pa.Table.from_pandas(batch, schema=SCORES_SCHEMA, preserve_index=False)
-            )
+            n = len(risk)
+            # built as Arrow directly (a pandas frame converted per chunk cost 2-3x as much)
+            columns = [
+                pa.repeat(pa.scalar(score_date, pa.date32()), n),
+                pa.array(frame["employee_id"].to_numpy(), pa.int64()),
+                pa.array(risk, pa.float64()),
+                pa.repeat(pa.scalar(model_version, pa.string()), n),
+                pa.repeat(pa.scalar(flow_run_id, pa.string()), n),
+                pa.repeat(pa.scalar(scored_at, pa.timestamp("us")), n),
+            ]
+            writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=SCORES_SCHEMA))
     if stats.rows == 0:
         path.unlink(missing_ok=True)
         raise PulsewatchError(f"no active employees on {score_date}: nothing to score")
