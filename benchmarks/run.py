@@ -154,9 +154,12 @@ def table(results: dict) -> str:
         "score_large": "score + load 1M employees (no orchestration = floor)",
         "score_flow_cold": "first night of a month, 1M: score-population flow (builds snapshot)",
         "score_flow": "scoring night, 1M: score-population flow, prefect server",
-        "naive_score": "scoring night, 1M: naive read_sql (features from source), predict, to_sql",
+        "naive_score": "scoring night, 1M: naive read_sql (features from source), predict, "
+        "to_sql of the same rows into condition_scores",
+        "naive_score_scratch": "the same naive script, to_sql of 3 columns into a scratch table",
         "train_flow": "training night, 100k x 24 months: train-model flow",
-        "naive_train": "training night: naive read_sql → lgb.train → predict → to_sql",
+        "naive_train": "training night: naive read_sql → lgb.train → predict → to_sql "
+        "(condition_scores)",
     }
     for key, label in labels.items():
         m = pg[key]

@@ -32,11 +32,29 @@ _PERMANENT_TEXT = (
 )
 
 
+# SQLSTATEs a retry may cure, whatever exception class a driver wraps them in (ADBC 1.8 raises
+# a lost backend during COPY as ProgrammingError): connection exceptions (class 08), the server
+# shutting down or starting (57P01-57P03), serialization failure, deadlock, too many
+# connections, lock not available.
+_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01", "53300", "55P03")
+
+
+def _sqlstate(error: BaseException) -> str:
+    """The SQLSTATE a driver error carries (ADBC: sqlstate, psycopg2: pgcode), or ''."""
+    for candidate in (error, getattr(error, "orig", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if code:
+            return str(code)
+    return ""
+
+
 def is_transient(error: BaseException | None) -> bool:
     """True for errors a retry may cure (network, throttling, a locked file)."""
     if error is None or isinstance(error, PulsewatchError):
         return False
     if isinstance(error, (ConnectionError, TimeoutError)):
+        return True
+    if _sqlstate(error).startswith(_TRANSIENT_SQLSTATES):
         return True
     from sqlalchemy import exc as sa_exc
 

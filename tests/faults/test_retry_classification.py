@@ -62,3 +62,34 @@ def test_bad_sql_and_contract_violations_are_not_retried(pg):
     assert not is_transient(DataContractError("survey_responses.work_score: 1 values outside 0-10"))
     assert not is_transient(WarehouseError("source table employees is missing"))
     assert is_transient(ConnectionError("connection reset by peer"))
+
+
+def test_adbc_errors_are_classified_by_their_sqlstate(pg):
+    """ADBC wraps server errors in classes that do not say whether they are transient (a lost
+    backend during COPY comes as ProgrammingError): the SQLSTATE decides."""
+    from tasks.warehouse.postgres_io import connect
+
+    table = pg.qualified("pw_lock_probe")
+    with pg.engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {table} (x INT)"))
+
+    def adbc_run(*statements: str) -> None:
+        with connect(pg) as conn, conn.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+    try:
+        with pg.engine.connect() as holder:
+            holder.execute(sa.text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+            locked = _error_of(
+                lambda: adbc_run("SET lock_timeout = '50ms'", f"SELECT * FROM {table}")
+            )
+            holder.rollback()
+        assert getattr(locked, "sqlstate", None) == "55P03"
+        assert is_transient(locked)
+        bad_sql = _error_of(lambda: adbc_run("SELEC 1"))
+        assert getattr(bad_sql, "sqlstate", None) == "42601"
+        assert not is_transient(bad_sql)
+    finally:
+        with pg.engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {table}"))
