@@ -3,13 +3,15 @@
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 from prefect.client.orchestration import get_client
 
 from flows.backfill import backfill
 from flows.nightly import nightly_pipeline
 from flows.score import score_population
 from flows.train import train_model
-from tasks.errors import NoChampionError, WarehouseError
+from tasks.dates import feature_month_for
+from tasks.errors import DataContractError, NoChampionError, WarehouseError
 from tests.flow_checks import active_employees, registry, risk_by_employee, score_rows
 
 pytestmark = pytest.mark.flow
@@ -77,6 +79,34 @@ def test_missing_source_table_fails_before_writing(duck):
         nightly_pipeline(score_date=DAY)
     assert not duck.table_exists("condition_scores")
     assert not duck.table_exists("model_registry")
+
+
+def _corrupt_feature_month(warehouse, day: date) -> None:
+    """One out-of-range score in the month a score date's features come from."""
+    table = warehouse.qualified("survey_responses")
+    with warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f"UPDATE {table} SET work_score = 99 WHERE survey_month = :m AND employee_id = "
+                f"(SELECT MIN(employee_id) FROM {table} WHERE survey_month = :m)"
+            ),
+            {"m": feature_month_for(day)},
+        )
+
+
+def test_bad_scoring_month_stops_the_nightly_before_training_or_scoring(demo_warehouse):
+    """The nightly flow leaves the source contract to its subflows: a bad row in the scoring
+    window stops train-model before it fits (its window holds the scoring months) and, with a
+    fresh champion, score-population before it scores."""
+    champion = train_model(train_end_date=DAY).model_version
+    _corrupt_feature_month(demo_warehouse, DAY)
+    refused = r"^survey_responses\.work_score: 1 values outside 0-10"
+    with pytest.raises(DataContractError, match=refused):
+        nightly_pipeline(score_date=DAY, force_train=True)
+    assert registry(demo_warehouse) == {champion: "champion"}  # no candidate was trained
+    with pytest.raises(DataContractError, match=refused):
+        nightly_pipeline(score_date=DAY)  # the champion is fresh: no training, scoring refuses
+    assert score_rows(demo_warehouse, DAY) == (0, 0)
 
 
 def test_scoring_without_champion_is_a_clear_error(demo_warehouse):
