@@ -123,7 +123,12 @@ def step_prepare(schema: str, folder: str) -> dict:
         current = prepare_features(warehouse, DAY)
         check_seconds = time.perf_counter() - again
     assert snapshot.built and not current.built
-    return {"rows": snapshot.employees, "seconds": seconds, "current_check_s": check_seconds}
+    return {
+        "rows": snapshot.employees,
+        "seconds": seconds,
+        "current_check_s": check_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def step_forget_features(schema: str, folder: str) -> dict:
