@@ -8,13 +8,15 @@ SELECT: no row leaves it), into `employee_features`; each night reads it joined 
 
 Every night a fingerprint of the window's source rows (taken in the source checks' one pass,
 tasks/sql/source_profile.sql) is compared with the one stored in `feature_snapshots`. When the
-rows changed (a late answer, a corrected score, a reload) the snapshot is rebuilt before
-scoring: duplicate-key check, then lock, delete, insert, count, record, in one transaction per
-feature month, so readers see the old snapshot or the new one, never half of one.
+rows changed (a late answer, a corrected score, a reload), or the feature SQL did (an upgrade:
+the stored key includes a digest of it), the snapshot is rebuilt before scoring: duplicate-key
+check, then lock, delete, insert, count, record, in one transaction per feature month, so
+readers see the old snapshot or the new one, never half of one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -51,6 +53,17 @@ def source_fingerprint(warehouse: Warehouse, score_date: date) -> str:
     return fingerprint_of(profile_source(warehouse, SourceWindow.for_scoring(score_date)))
 
 
+def snapshot_key(build_sql: str, fingerprint: str) -> str:
+    """What a stored snapshot is current for (kept in feature_snapshots.source_fingerprint):
+    the source rows' fingerprint and the SQL that computed the features from them, so a
+    changed feature definition (an upgrade) rebuilds the month although its rows are the same."""
+    return f"sql:{hashlib.sha256(build_sql.encode('utf-8')).hexdigest()[:12]}|{fingerprint}"
+
+
+def _build_sql(warehouse: Warehouse) -> str:
+    return warehouse.sql("feature_snapshot_insert", **feature_sql(warehouse))
+
+
 def _stored(warehouse: Warehouse, conn: sa.Connection, feature_month: date) -> dict | None:
     rows = warehouse.fetch(conn, "feature_snapshot_read", {"feature_month": feature_month})
     return dict(rows[0]) if rows else None
@@ -70,32 +83,33 @@ def prepare_features(
     with friendly_errors("prepare features"):
         if fingerprint is None:
             fingerprint = source_fingerprint(warehouse, score_date)
+        build_sql = _build_sql(warehouse)
+        key = snapshot_key(build_sql, fingerprint)
         with warehouse.engine.connect() as conn:
             stored = _stored(warehouse, conn, month)
-        if stored and stored["source_fingerprint"] == fingerprint:
+        if stored and stored["source_fingerprint"] == key:
             return FeatureSnapshot(month, int(stored["n_employees"]), False, _since(started))
         check_duplicate_keys(warehouse, SourceWindow.for_scoring(score_date))
-        employees, built = _build(warehouse, month, fingerprint, flow_run_id)
+        employees, built = _build(warehouse, month, build_sql, key, flow_run_id)
         if built:
             warehouse.analyze(TABLE)
     return FeatureSnapshot(month, employees, built, _since(started))
 
 
 def _build(
-    warehouse: Warehouse, month: date, fingerprint: str, flow_run_id: str | None
+    warehouse: Warehouse, month: date, build_sql: str, key: str, flow_run_id: str | None
 ) -> tuple[int, bool]:
     """One transaction: lock the month, delete it, insert it, count it, record it. Returns the
     employees stored and whether this call built them (a concurrent run, e.g. two backfill
     dates of one month, may have built the same snapshot while this one waited for the lock)."""
     params = feature_params(month)
-    insert = warehouse.sql("feature_snapshot_insert", **feature_sql(warehouse))
     with warehouse.engine.begin() as conn:
         warehouse.lock_partition(conn, TABLE, month.isoformat())
         stored = _stored(warehouse, conn, month)
-        if stored and stored["source_fingerprint"] == fingerprint:
+        if stored and stored["source_fingerprint"] == key:
             return int(stored["n_employees"]), False
         warehouse.execute_script(conn, "feature_snapshot_delete", {"feature_month": month})
-        conn.execute(sa.text(insert), params)
+        conn.execute(sa.text(build_sql), params)
         count = warehouse.fetch(conn, "feature_snapshot_count", {"feature_month": month})
         employees = int(count[0]["n"])
         warehouse.execute(
@@ -103,7 +117,7 @@ def _build(
             "feature_snapshot_record",
             {
                 "feature_month": month,
-                "source_fingerprint": fingerprint,
+                "source_fingerprint": key,
                 "n_employees": employees,
                 "built_at": datetime.now(UTC).replace(tzinfo=None),
                 "flow_run_id": flow_run_id,

@@ -33,10 +33,14 @@ _PERMANENT_TEXT = (
 
 
 # SQLSTATEs a retry may cure, whatever exception class a driver wraps them in (ADBC 1.8 raises
-# a lost backend during COPY as ProgrammingError): connection exceptions (class 08), the server
+# a lost backend during COPY as ProgrammingError): connection failures (class 08, but not
+# 08P01, a protocol violation, which a COPY of the wrong column type also raises), the server
 # shutting down or starting (57P01-57P03), serialization failure, deadlock, too many
 # connections, lock not available.
-_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "40001", "40P01", "53300", "55P03")
+_TRANSIENT_SQLSTATES = (
+    "08000", "08001", "08003", "08004", "08006",
+    "57P01", "57P02", "57P03", "40001", "40P01", "53300", "55P03",
+)  # fmt: skip
 
 
 def _sqlstate(error: BaseException) -> str:
@@ -54,7 +58,7 @@ def is_transient(error: BaseException | None) -> bool:
         return False
     if isinstance(error, (ConnectionError, TimeoutError)):
         return True
-    if _sqlstate(error).startswith(_TRANSIENT_SQLSTATES):
+    if _sqlstate(error) in _TRANSIENT_SQLSTATES:
         return True
     from sqlalchemy import exc as sa_exc
 

@@ -10,8 +10,18 @@ import pytest
 import sqlalchemy as sa
 
 from tasks.errors import DataContractError, WarehouseError
-from tasks.feature_store import forget_features, prepare_features
-from tasks.features import TrainingWindow, extract_training_frame, stream_scoring_frames
+from tasks.feature_store import (
+    forget_features,
+    prepare_features,
+    snapshot_key,
+    source_fingerprint,
+)
+from tasks.features import (
+    TrainingWindow,
+    extract_training_frame,
+    feature_sql,
+    stream_scoring_frames,
+)
 from tasks.registry import ensure_result_tables
 from tasks.warehouse import Warehouse
 from tests import sql_cases
@@ -156,6 +166,24 @@ def _set_score(warehouse: Warehouse, employee: int, month: str, column: str, val
         )
 
 
+def _stored_key(warehouse: Warehouse, month: date) -> str:
+    table = warehouse.qualified("feature_snapshots")
+    with warehouse.engine.connect() as conn:
+        return conn.execute(
+            sa.text(f"SELECT source_fingerprint FROM {table} WHERE feature_month = :m"),
+            {"m": month},
+        ).scalar_one()
+
+
+def _set_stored_key(warehouse: Warehouse, month: date, key: str) -> None:
+    table = warehouse.qualified("feature_snapshots")
+    with warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text(f"UPDATE {table} SET source_fingerprint = :k WHERE feature_month = :m"),
+            {"k": key, "m": month},
+        )
+
+
 def check_feature_snapshots(warehouse: Warehouse) -> None:
     """The month's snapshot is built once, reused while its source rows are unchanged, and
     rebuilt (all or nothing) when a row inside its window changes."""
@@ -171,6 +199,14 @@ def check_feature_snapshots(warehouse: Warehouse) -> None:
     assert (first.built, first.employees, first.feature_month) == (True, 1, date(2026, 5, 1))
     again = prepare_features(warehouse, day)
     assert (again.built, again.employees) == (False, 1)
+
+    # a snapshot computed by other feature SQL (an earlier version) is rebuilt, same rows or not
+    fingerprint = source_fingerprint(warehouse, day)
+    build_sql = warehouse.sql("feature_snapshot_insert", **feature_sql(warehouse))
+    assert _stored_key(warehouse, first.feature_month) == snapshot_key(build_sql, fingerprint)
+    _set_stored_key(warehouse, first.feature_month, snapshot_key("-- older SQL", fingerprint))
+    assert prepare_features(warehouse, day).built is True
+    assert prepare_features(warehouse, day).built is False
     assert scoring_frame(warehouse, day).loc[0, "mean_score"] == 4.5  # employee 1, May: (4+5)/2
 
     # outside the window (June is after the feature month): the snapshot stays

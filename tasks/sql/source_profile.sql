@@ -57,7 +57,9 @@ LEFT JOIN (
         SUM(s.relationship_tenths) AS fp_sum_relationship,
         SUM(s.health_tenths) AS fp_sum_health,
         -- SUM(code * (MOD(employee_id, 997) * 13 + month + 1)), with the month's term taken
-        -- out of the sum (it is constant within the group): one DATE_PART per month, not per row
+        -- out of the sum (it is constant within the group): one DATE_PART per month, not per
+        -- row. Equal to the row-wise form except for rows with a NULL employee_id, which the
+        -- contract refuses (employee_id_null) before a flow keeps a fingerprint.
         SUM(s.score_code * MOD(s.employee_id, 997)) * 13
             + (CAST(DATE_PART('month', s.survey_month) AS BIGINT) + 1) * SUM(s.score_code)
             AS fp_checksum,

@@ -71,7 +71,7 @@ def test_adbc_errors_are_classified_by_their_sqlstate(pg):
 
     table = pg.qualified("pw_lock_probe")
     with pg.engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE TABLE {table} (x INT)"))
+        conn.execute(sa.text(f"CREATE TABLE {table} (x BIGINT)"))
 
     def adbc_run(*statements: str) -> None:
         with connect(pg) as conn, conn.cursor() as cursor:
@@ -90,6 +90,21 @@ def test_adbc_errors_are_classified_by_their_sqlstate(pg):
         bad_sql = _error_of(lambda: adbc_run("SELEC 1"))
         assert getattr(bad_sql, "sqlstate", None) == "42601"
         assert not is_transient(bad_sql)
+
+        def wrong_column_type() -> None:  # int32 into BIGINT: COPY reports a protocol violation
+            import pyarrow as pa
+
+            with connect(pg) as conn, conn.cursor() as cursor:
+                cursor.adbc_ingest(
+                    "pw_lock_probe",
+                    pa.table({"x": pa.array([1], pa.int32())}),
+                    mode="append",
+                    db_schema_name=pg.schema,
+                )
+
+        protocol = _error_of(wrong_column_type)
+        assert getattr(protocol, "sqlstate", None) == "08P01"  # class 08, yet no retry cures it
+        assert not is_transient(protocol)
     finally:
         with pg.engine.begin() as conn:
             conn.execute(sa.text(f"DROP TABLE {table}"))
