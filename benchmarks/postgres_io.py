@@ -344,7 +344,6 @@ def _naive(with_training: bool, results_table: bool = True) -> dict:
                 lgb.Dataset(train[list(FEATURE_COLUMNS)], train["label"]),
                 num_boost_round=200,
             )
-            rows = len(train)
             version = "naive-" + DAY.isoformat()
         else:
             champion = read_champion(warehouse)
@@ -354,41 +353,34 @@ def _naive(with_training: bool, results_table: bool = True) -> dict:
         frame = pd.read_sql(sa.text(sql), engine, params=params)
         frame["department"] = frame["department"].astype("category")
         risk = booster.predict(frame[list(FEATURE_COLUMNS)], num_threads=THREADS)
-        if not results_table:
-            scores = pd.DataFrame(
-                {"score_date": DAY, "employee_id": frame["employee_id"], "risk_score": risk}
-            )
+        scores = pd.DataFrame(
+            {"score_date": DAY, "employee_id": frame["employee_id"], "risk_score": risk}
+        )
+        if results_table:
+            # the same rows as the flow writes, into the same table, replacing the date's rows
+            # in one transaction (what a careful script does to be re-runnable)
+            scores["model_version"] = version
+            scores["flow_run_id"] = None
+            scores["scored_at"] = pd.Timestamp.now()
+            with engine.begin() as conn:
+                table = warehouse.qualified("condition_scores")
+                conn.execute(sa.text(f"DELETE FROM {table} WHERE score_date = :d"), {"d": DAY})
+                scores.to_sql(
+                    "condition_scores",
+                    conn,
+                    schema=warehouse.schema,
+                    if_exists="append",
+                    index=False,
+                )
+        else:
             scores.to_sql(
                 "naive_scores", engine, schema=warehouse.schema, if_exists="replace", index=False
             )
-            return _naive_result(len(scores) if not with_training else rows, started)
-        # the same rows as the flow writes, into the same table, replacing the date's rows in
-        # one transaction (what a careful script does to be re-runnable)
-        scores = pd.DataFrame(
-            {
-                "score_date": DAY,
-                "employee_id": frame["employee_id"],
-                "risk_score": risk,
-                "model_version": version,
-                "flow_run_id": None,
-                "scored_at": pd.Timestamp.now(),
-            }
-        )
-        with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    f"DELETE FROM {warehouse.qualified('condition_scores')} WHERE score_date = :d"
-                ),
-                {"d": DAY},
-            )
-            scores.to_sql(
-                "condition_scores", conn, schema=warehouse.schema, if_exists="append", index=False
-            )
-    return _naive_result(len(scores) if not with_training else rows, started)
-
-
-def _naive_result(rows: int, started: float) -> dict:
-    return {"rows": rows, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "rows": len(train) if with_training else len(scores),
+        "seconds": time.perf_counter() - started,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def step_naive_score(schema: str, folder: str) -> dict:

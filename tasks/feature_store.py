@@ -60,7 +60,8 @@ def snapshot_key(build_sql: str, fingerprint: str) -> str:
     return f"sql:{hashlib.sha256(build_sql.encode('utf-8')).hexdigest()[:12]}|{fingerprint}"
 
 
-def _build_sql(warehouse: Warehouse) -> str:
+def snapshot_build_sql(warehouse: Warehouse) -> str:
+    """The INSERT … SELECT that computes a month's features (its digest is in the key)."""
     return warehouse.sql("feature_snapshot_insert", **feature_sql(warehouse))
 
 
@@ -83,7 +84,7 @@ def prepare_features(
     with friendly_errors("prepare features"):
         if fingerprint is None:
             fingerprint = source_fingerprint(warehouse, score_date)
-        build_sql = _build_sql(warehouse)
+        build_sql = snapshot_build_sql(warehouse)
         key = snapshot_key(build_sql, fingerprint)
         with warehouse.engine.connect() as conn:
             stored = _stored(warehouse, conn, month)

@@ -13,15 +13,11 @@ from tasks.errors import DataContractError, WarehouseError
 from tasks.feature_store import (
     forget_features,
     prepare_features,
+    snapshot_build_sql,
     snapshot_key,
     source_fingerprint,
 )
-from tasks.features import (
-    TrainingWindow,
-    extract_training_frame,
-    feature_sql,
-    stream_scoring_frames,
-)
+from tasks.features import TrainingWindow, extract_training_frame, stream_scoring_frames
 from tasks.registry import ensure_result_tables
 from tasks.warehouse import Warehouse
 from tests import sql_cases
@@ -167,12 +163,9 @@ def _set_score(warehouse: Warehouse, employee: int, month: str, column: str, val
 
 
 def _stored_key(warehouse: Warehouse, month: date) -> str:
-    table = warehouse.qualified("feature_snapshots")
     with warehouse.engine.connect() as conn:
-        return conn.execute(
-            sa.text(f"SELECT source_fingerprint FROM {table} WHERE feature_month = :m"),
-            {"m": month},
-        ).scalar_one()
+        rows = warehouse.fetch(conn, "feature_snapshot_read", {"feature_month": month})
+    return rows[0]["source_fingerprint"]
 
 
 def _set_stored_key(warehouse: Warehouse, month: date, key: str) -> None:
@@ -202,7 +195,7 @@ def check_feature_snapshots(warehouse: Warehouse) -> None:
 
     # a snapshot computed by other feature SQL (an earlier version) is rebuilt, same rows or not
     fingerprint = source_fingerprint(warehouse, day)
-    build_sql = warehouse.sql("feature_snapshot_insert", **feature_sql(warehouse))
+    build_sql = snapshot_build_sql(warehouse)
     assert _stored_key(warehouse, first.feature_month) == snapshot_key(build_sql, fingerprint)
     _set_stored_key(warehouse, first.feature_month, snapshot_key("-- older SQL", fingerprint))
     assert prepare_features(warehouse, day).built is True
