@@ -301,7 +301,7 @@ class Warehouse:
             elif self.kind == "postgresql":
                 from tasks.warehouse import postgres_io
 
-                yield from postgres_io.stream(self, sql, values, chunk_rows)
+                yield from postgres_io.stream(self, name, sql, values, chunk_rows)
             elif self.redshift is not None and self.redshift.staging is not None:
                 yield from self.redshift.stream(sql, values, chunk_rows)
             else:

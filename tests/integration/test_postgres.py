@@ -3,6 +3,7 @@ session). Skipped when no server answers, except in CI."""
 
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from flows.nightly import nightly_pipeline
@@ -16,6 +17,7 @@ from tests.feature_checks import (
     check_no_leakage,
     check_scoring_frame,
     check_training_frame,
+    scoring_frame,
 )
 from tests.flow_checks import active_employees, registry, risk_by_employee, score_rows
 from tests.unit.test_warehouse import replace, scores, stored
@@ -47,8 +49,6 @@ def test_postgres_and_duckdb_extract_the_same_frame(pg, duck):
     for warehouse in (pg, duck):
         write_demo_data(warehouse, spec)
         frames.append(extract_training_frame(warehouse, window).reset_index(drop=True))
-    import pandas as pd
-
     pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=False, rtol=1e-9)
 
 
@@ -86,3 +86,61 @@ def test_nightly_flow_on_postgres(pg, prefect_api):
 
 def test_feature_snapshot_is_reused_until_its_source_rows_change(pg):
     check_feature_snapshots(pg)
+
+
+# EXPLAIN inside the reader's transaction: ADBC wraps a query that returns rows in COPY, which
+# cannot hold an EXPLAIN, so a function of this session runs it.
+_EXPLAIN = """
+CREATE FUNCTION pg_temp.plan_of(query TEXT) RETURNS TEXT LANGUAGE plpgsql AS $$
+DECLARE plan TEXT;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+    RETURN plan;
+END $$
+"""
+
+
+def _plan(warehouse, name: str, *settings: str) -> dict:
+    """The plan PostgreSQL picks for the scoring frame after `settings` and the reader's own
+    planner settings for query `name` (postgres_io.plan_read), in one ADBC transaction."""
+    import json
+
+    from tasks.features import scoring_params
+    from tasks.warehouse import postgres_io
+    from tasks.warehouse.core import literal_sql
+
+    query = literal_sql(
+        warehouse.sql("scoring_frame"), scoring_params(DAY), warehouse.engine.dialect
+    )
+    with postgres_io.connect(warehouse) as conn, conn.cursor() as cursor:
+        cursor.execute(_EXPLAIN)
+        for setting in settings:
+            cursor.execute(setting)
+        postgres_io.plan_read(warehouse, cursor, name)
+        cursor.execute("SELECT pg_temp.plan_of($1)", [query])
+        return json.loads(cursor.fetchone()[0])[0]["Plan"]
+
+
+def test_scoring_frame_runs_as_a_parallel_plan_with_one_worker_and_stays_the_same(pg, duck):
+    """The reader lets the scoring frame's join run in parallel, leader plus at most one worker,
+    and never more than the server allows; the rows are DuckDB's, row for row. Demo-sized
+    tables would never get a parallel plan, so this session makes parallel scans free."""
+    from tasks.warehouse import Warehouse
+
+    for warehouse in (pg, duck):
+        write_demo_data(warehouse, DemoSpec(400, 12, 5, DEMO_END_MONTH))
+    url = pg.engine.url.render_as_string(hide_password=False)
+    free = "options=-c%20min_parallel_table_scan_size%3D0%20-c%20parallel_setup_cost%3D0"
+    parallel = Warehouse(f"{url}?{free}", pg.schema)
+    try:
+        frames = [scoring_frame(warehouse, DAY) for warehouse in (parallel, duck)]
+        allowed = "SET max_parallel_workers_per_gather = 4"
+        plan = _plan(parallel, "scoring_frame", allowed)
+        assert plan["Node Type"] == "Gather" and plan["Workers Planned"] == 1
+        assert _plan(parallel, "source_profile", allowed)["Node Type"] != "Gather"  # not for it
+        off = "SET max_parallel_workers_per_gather = 0"  # a DBA who turned parallelism off
+        assert _plan(parallel, "scoring_frame", off)["Node Type"] != "Gather"
+    finally:
+        parallel.close()
+    assert len(frames[0]) > 300
+    pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=False, rtol=1e-9)
