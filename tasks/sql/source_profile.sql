@@ -68,19 +68,30 @@ LEFT JOIN (
         MAX(s.answered_at) AS fp_last_answered_at
     FROM (
         SELECT
-            r.employee_id, r.survey_month, r.work_score, r.relationship_score, r.health_score,
-            r.answered_at,
-            CAST(ROUND(r.work_score * 10) AS BIGINT) AS work_tenths,
-            CAST(ROUND(r.relationship_score * 10) AS BIGINT) AS relationship_tenths,
-            CAST(ROUND(r.health_score * 10) AS BIGINT) AS health_tenths,
+            t.*,
             -- the row's three scores as one number (NULL counts as -1 tenths)
-            (COALESCE(CAST(ROUND(r.work_score * 10) AS BIGINT), -1) + 2)
-            + 103 * (COALESCE(CAST(ROUND(r.relationship_score * 10) AS BIGINT), -1) + 2)
-            + 10609 * (COALESCE(CAST(ROUND(r.health_score * 10) AS BIGINT), -1) + 2)
+            (COALESCE(t.work_tenths, -1) + 2)
+            + 103 * (COALESCE(t.relationship_tenths, -1) + 2)
+            + 10609 * (COALESCE(t.health_tenths, -1) + 2)
                 AS score_code
-        FROM {survey_responses} AS r
-        WHERE r.survey_month >= CAST(:data_start_month AS DATE)
-          AND r.survey_month <= CAST(:data_end_month AS DATE)
+        FROM (
+            -- Scores in tenths. A score outside [0, 10] counts as NULL here: the range checks
+            -- above count it and stop the run, and an absurd value (1e15) cannot overflow the
+            -- fingerprint's integer sums before they do.
+            SELECT
+                r.employee_id, r.survey_month, r.work_score, r.relationship_score,
+                r.health_score, r.answered_at,
+                CASE WHEN r.work_score >= 0 AND r.work_score <= 10
+                     THEN CAST(ROUND(r.work_score * 10) AS BIGINT) END AS work_tenths,
+                CASE WHEN r.relationship_score >= 0 AND r.relationship_score <= 10
+                     THEN CAST(ROUND(r.relationship_score * 10) AS BIGINT) END
+                    AS relationship_tenths,
+                CASE WHEN r.health_score >= 0 AND r.health_score <= 10
+                     THEN CAST(ROUND(r.health_score * 10) AS BIGINT) END AS health_tenths
+            FROM {survey_responses} AS r
+            WHERE r.survey_month >= CAST(:data_start_month AS DATE)
+              AND r.survey_month <= CAST(:data_end_month AS DATE)
+        ) AS t
     ) AS s
     GROUP BY s.survey_month
 ) AS w ON 1 = 1

@@ -57,6 +57,15 @@ FAULTS = [
         r"^survey_responses\.work_score: 1 values outside 0-10 \(e\.g\. employee_id={v}, month=2026-08-01\)",
     ),
     (
+        # in tenths and weighted, 1e15 overflowed the fingerprint's BIGINT before the range check
+        "absurd_score",
+        [
+            "ALTER TABLE {s} ALTER COLUMN relationship_score TYPE DOUBLE PRECISION",
+            "UPDATE {s} SET relationship_score = 1e15 WHERE employee_id = :v AND survey_month = :m",
+        ],
+        r"^survey_responses\.relationship_score: 1 values outside 0-10 \(e\.g\. employee_id={v}, month=2026-08-01\)",
+    ),
+    (
         "duplicate_key",
         ["INSERT INTO {s} SELECT * FROM {s} WHERE employee_id = :v AND survey_month = :m"],
         r"^survey_responses\.employee_id, survey_month: 1 duplicate keys \(e\.g\. employee_id={v}, month=2026-08-01\)",
