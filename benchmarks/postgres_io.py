@@ -10,7 +10,7 @@
     with `lgb.train` added.
 Every measurement runs in a fresh child process so its peak RSS (VmHWM) is its own. The loaded
 tables are vacuumed before the first measurement; the short steps of (a) report the median of
-REPEATS interleaved runs (pandas to_sql, 45 s, runs once).
+REPEATS interleaved runs (pandas to_sql, 40-45 s, runs once).
 """
 
 from __future__ import annotations
@@ -155,6 +155,15 @@ def step_read_pulsewatch(schema: str, folder: str) -> dict:
         for frame in warehouse.stream("scoring_frame", params, 50_000):
             rows += len(frame)
     return {"rows": rows, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+
+
+def step_read_pulsewatch_serial(schema: str, folder: str) -> dict:
+    """The same reader with the server's default plan for the scoring frame (serial): what
+    the parallel plan of sql/postgres_read_session.sql gains, measured in the same run."""
+    from tasks.warehouse import postgres_io
+
+    postgres_io.PARALLEL_READS = frozenset()
+    return step_read_pulsewatch(schema, folder)
 
 
 def step_read_pandas(schema: str, folder: str) -> dict:
@@ -496,8 +505,9 @@ def repeated(steps: tuple[str, ...], schema: str, folder: str) -> dict:
     """Each step REPEATS times, in rounds (so a slow spell of the shared machine falls on
     every step alike); per step, its median run with every run's seconds."""
     runs: dict[str, list[dict]] = {step: [] for step in steps}
-    for _ in range(REPEATS):
-        for step in steps:
+    for round_ in range(REPEATS):
+        shift = round_ % len(steps)  # each step takes its turn at going first
+        for step in steps[shift:] + steps[:shift]:
             runs[step].append(child(step, schema, folder))
     medians = {}
     for step, measured in runs.items():
@@ -518,9 +528,10 @@ def run() -> dict:
         results["champion"] = child("champion", LARGE_SCHEMA, folder)
         results["prepare"] = child("prepare", LARGE_SCHEMA, folder)
         settle(LARGE_SCHEMA, SMALL_SCHEMA)
-        results.update(repeated(("read_pulsewatch", "read_pandas"), LARGE_SCHEMA, folder))
+        reads = ("read_pulsewatch", "read_pulsewatch_serial", "read_pandas")
+        results.update(repeated(reads, LARGE_SCHEMA, folder))
         results.update(repeated(("write_pulsewatch", "write_psql"), LARGE_SCHEMA, folder))
-        results["write_to_sql"] = child("write_to_sql", LARGE_SCHEMA, folder)  # 45 s: once
+        results["write_to_sql"] = child("write_to_sql", LARGE_SCHEMA, folder)  # 40-45 s: once
         child("champion", SMALL_SCHEMA, folder)
         child("score_direct", SMALL_SCHEMA, folder)  # builds the small schema's snapshot
         results["score_small"] = child("score_direct", SMALL_SCHEMA, folder)
@@ -556,6 +567,12 @@ def ratios(r: dict) -> dict:
         "loader_vs_psql_copy": round(rate("write_pulsewatch") / rate("write_psql"), 2),
         "loader_vs_to_sql": round(rate("write_pulsewatch") / rate("write_to_sql"), 1),
         "reader_vs_read_sql": round(rate("read_pulsewatch") / rate("read_pandas"), 1),
+        "reader_serial_plan_vs_read_sql": round(
+            rate("read_pulsewatch_serial") / rate("read_pandas"), 1
+        ),
+        "reader_parallel_vs_serial_plan": round(
+            rate("read_pulsewatch") / rate("read_pulsewatch_serial"), 2
+        ),
         "reader_peak_rss_vs_read_sql": round(
             r["read_pulsewatch"]["peak_rss_mb"] / r["read_pandas"]["peak_rss_mb"], 2
         ),
@@ -583,6 +600,7 @@ STEPS = {
     "demo-small": lambda s, f: step_demo(s, SMALL, 24),
     "champion": step_champion,
     "read_pulsewatch": step_read_pulsewatch,
+    "read_pulsewatch_serial": step_read_pulsewatch_serial,
     "read_pandas": step_read_pandas,
     "write_pulsewatch": step_write_pulsewatch,
     "write_psql": step_write_psql,

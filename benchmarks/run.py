@@ -149,6 +149,7 @@ def table(results: dict) -> str:
         "write_psql": "write 1M scores: psql \\copy from CSV",
         "write_to_sql": "write 1M scores: pandas to_sql (default method)",
         "read_pulsewatch": "extract scoring frame (snapshot + employees), 1M: pulsewatch reader",
+        "read_pulsewatch_serial": "the same reader, the server's default (serial) plan",
         "read_pandas": "extract scoring frame (same query), 1M: pandas read_sql",
         "score_small": "score + load 100k employees (no orchestration)",
         "score_large": "score + load 1M employees (no orchestration = floor)",

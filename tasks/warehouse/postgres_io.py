@@ -43,15 +43,20 @@ PARALLEL_READS = frozenset({"scoring_frame"})
 NUMERIC_DOLLAR = pg_dialect.dialect(paramstyle="numeric_dollar")
 
 
+def libpq_uri(url: sa.URL) -> str:
+    """The connection URI libpq (and so ADBC) reads for a SQLAlchemy URL. libpq reads `+` in a
+    URI as a plus sign, not a space, so the query (e.g. `options=-c …`) is percent-encoded here
+    rather than by SQLAlchemy's rendering, which writes spaces as `+`."""
+    url = url.set(drivername="postgresql")
+    base = url.set(query={}).render_as_string(hide_password=False)
+    query = urllib.parse.urlencode(url.query, doseq=True, quote_via=urllib.parse.quote)
+    return f"{base}?{query}" if query else base
+
+
 def connect(warehouse: Warehouse) -> Any:
     import adbc_driver_postgresql.dbapi as adbc
 
-    url = warehouse.engine.url.set(drivername="postgresql")
-    # libpq reads `+` in a URI as a plus sign, not a space, so the query (e.g. options=-c …)
-    # is percent-encoded here rather than by SQLAlchemy's rendering (which writes spaces as +).
-    base = url.set(query={}).render_as_string(hide_password=False)
-    query = urllib.parse.urlencode(url.query, doseq=True, quote_via=urllib.parse.quote)
-    return adbc.connect(f"{base}?{query}" if query else base)
+    return adbc.connect(libpq_uri(warehouse.engine.url))
 
 
 def rechunk(reader: pa.RecordBatchReader, chunk_rows: int) -> Iterator[pd.DataFrame]:

@@ -57,13 +57,14 @@ FAULTS = [
         r"^survey_responses\.work_score: 1 values outside 0-10 \(e\.g\. employee_id={v}, month=2026-08-01\)",
     ),
     (
-        # in tenths and weighted, 1e15 overflowed the fingerprint's BIGINT before the range check
+        # 1e15 in tenths times health's weight (10,609) overflowed the fingerprint's BIGINT on
+        # this one row, before the range check could name it
         "absurd_score",
         [
-            "ALTER TABLE {s} ALTER COLUMN relationship_score TYPE DOUBLE PRECISION",
-            "UPDATE {s} SET relationship_score = 1e15 WHERE employee_id = :v AND survey_month = :m",
+            "ALTER TABLE {s} ALTER COLUMN health_score TYPE DOUBLE PRECISION",
+            "UPDATE {s} SET health_score = 1e15 WHERE employee_id = :v AND survey_month = :m",
         ],
-        r"^survey_responses\.relationship_score: 1 values outside 0-10 \(e\.g\. employee_id={v}, month=2026-08-01\)",
+        r"^survey_responses\.health_score: 1 values outside 0-10 \(e\.g\. employee_id={v}, month=2026-08-01\)",
     ),
     (
         "duplicate_key",

@@ -121,19 +121,30 @@ def _plan(warehouse, name: str, *settings: str) -> dict:
         return json.loads(cursor.fetchone()[0])[0]["Plan"]
 
 
-def test_scoring_frame_runs_as_a_parallel_plan_with_one_worker_and_stays_the_same(pg, duck):
+def test_scoring_frame_runs_as_a_parallel_plan_with_one_worker_and_stays_the_same(
+    pg, duck, monkeypatch
+):
     """The reader lets the scoring frame's join run in parallel, leader plus at most one worker,
     and never more than the server allows; the rows are DuckDB's, row for row. Demo-sized
     tables would never get a parallel plan, so this session makes parallel scans free."""
-    from tasks.warehouse import Warehouse
+    from tasks.warehouse import Warehouse, postgres_io
 
     for warehouse in (pg, duck):
         write_demo_data(warehouse, DemoSpec(400, 12, 5, DEMO_END_MONTH))
-    url = pg.engine.url.render_as_string(hide_password=False)
-    free = "options=-c%20min_parallel_table_scan_size%3D0%20-c%20parallel_setup_cost%3D0"
-    parallel = Warehouse(f"{url}?{free}", pg.schema)
+    free = {"options": "-c min_parallel_table_scan_size=0 -c parallel_setup_cost=0"}
+    url = pg.engine.url.update_query_dict(free).render_as_string(hide_password=False)
+    parallel = Warehouse(url, pg.schema)
+    planned, plan_read = [], postgres_io.plan_read  # names the reader planned reads for
+
+    def recorded(warehouse, cursor, name):
+        planned.append(name)
+        plan_read(warehouse, cursor, name)  # the real one
+
+    monkeypatch.setattr(postgres_io, "plan_read", recorded)
     try:
         frames = [scoring_frame(warehouse, DAY) for warehouse in (parallel, duck)]
+        monkeypatch.undo()
+        assert "scoring_frame" in planned
         allowed = "SET max_parallel_workers_per_gather = 4"
         plan = _plan(parallel, "scoring_frame", allowed)
         assert plan["Node Type"] == "Gather" and plan["Workers Planned"] == 1

@@ -115,3 +115,33 @@ def test_split_statements_skips_comment_only_parts():
         "-- header\nCREATE TABLE a (x INT)",
         "-- note\nCREATE TABLE b (y INT)",
     ]
+
+
+def test_libpq_uri_keeps_every_part_of_the_url():
+    """ADBC gets a URI that libpq (PQconninfoParse, via psycopg2) reads back to the same
+    values: a password with URI delimiters, a database name with a space, options with spaces
+    and `=` (SQLAlchemy's own rendering writes spaces as `+`, which libpq keeps as `+`)."""
+    import sqlalchemy as sa
+    from psycopg2.extensions import parse_dsn
+
+    from tasks.warehouse.postgres_io import libpq_uri
+
+    options = "-c search_path=pw,public -c statement_timeout=5min"
+    url = sa.URL.create(
+        "postgresql+psycopg2",
+        username="pw reader",
+        password="p@ss:w/rd+%x y?#",
+        host="warehouse.internal",
+        port=5439,
+        database="people analytics",
+        query={"sslmode": "verify-full", "options": options},
+    )
+    assert parse_dsn(libpq_uri(url)) == {
+        "user": "pw reader",
+        "password": "p@ss:w/rd+%x y?#",
+        "host": "warehouse.internal",
+        "port": "5439",
+        "dbname": "people analytics",
+        "sslmode": "verify-full",
+        "options": options,
+    }
