@@ -9,8 +9,8 @@
     (read_sql → predict → to_sql); a training night (train-model flow) vs the naive script
     with `lgb.train` added.
 Every measurement runs in a fresh child process so its peak RSS (VmHWM) is its own. The loaded
-tables are vacuumed before the first measurement; the short steps of (a) report the median of
-REPEATS interleaved runs (pandas to_sql, 40-45 s, runs once).
+tables are vacuumed before the first measurement; the reads and writes of (a) report the median
+of REPEATS interleaved runs.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ DAY = date(2026, 11, 20)
 # LightGBM threads for every prediction and fit below (flows, floor and naive scripts alike):
 # the deployments run with num_threads=2 on 2 vCPU, and this machine has 2 cores.
 THREADS = int(os.environ.get("PULSEWATCH_BENCH_THREADS", "2"))
-# The reads and writes of (a) that take seconds run this often, interleaved with the path they
-# are compared with; each reports its median run (all runs are kept as `runs_s`).
+# The reads and writes of (a) run this often, in rounds with the paths they are compared with;
+# each reports its median run (all runs are kept as `runs_s`).
 REPEATS = 3
 
 
@@ -530,8 +530,8 @@ def run() -> dict:
         settle(LARGE_SCHEMA, SMALL_SCHEMA)
         reads = ("read_pulsewatch", "read_pulsewatch_serial", "read_pandas")
         results.update(repeated(reads, LARGE_SCHEMA, folder))
-        results.update(repeated(("write_pulsewatch", "write_psql"), LARGE_SCHEMA, folder))
-        results["write_to_sql"] = child("write_to_sql", LARGE_SCHEMA, folder)  # 40-45 s: once
+        writes = ("write_pulsewatch", "write_psql", "write_to_sql")
+        results.update(repeated(writes, LARGE_SCHEMA, folder))
         child("champion", SMALL_SCHEMA, folder)
         child("score_direct", SMALL_SCHEMA, folder)  # builds the small schema's snapshot
         results["score_small"] = child("score_direct", SMALL_SCHEMA, folder)
