@@ -159,7 +159,7 @@ def step_read_pulsewatch(schema: str, folder: str) -> dict:
 
 def step_read_pulsewatch_serial(schema: str, folder: str) -> dict:
     """The same reader with the server's default plan for the scoring frame (serial): what
-    the parallel plan of sql/postgres_read_session.sql gains, measured in the same run."""
+    the parallel plan of sql/postgres_parallel_read.sql gains, measured in the same run."""
     from tasks.warehouse import postgres_io
 
     postgres_io.PARALLEL_READS = frozenset()

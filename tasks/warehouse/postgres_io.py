@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from tasks.warehouse.core import Warehouse
 
 BATCH_HINT_BYTES = 8 * 1024 * 1024  # ADBC result batches of about 8 MiB
-# Reads that may run as a parallel plan (sql/postgres_read_session.sql): the scoring frame, a
+# Reads that may run as a parallel plan (sql/postgres_parallel_read.sql): the scoring frame, a
 # join of two whole tables streamed to the client. Not the source checks: their GROUP BY over
 # every (employee, month) key ran slower as a parallel aggregate (5.1 s → 6.4 s on 6.4M rows);
 # not the training frame, whose window functions gained nothing (32.4 s → 31.8 s).
@@ -72,7 +72,7 @@ def rechunk(reader: pa.RecordBatchReader, chunk_rows: int) -> Iterator[pd.DataFr
 def plan_read(warehouse: Warehouse, cursor: Any, name: str) -> None:
     """Planner settings for query `name`, local to the cursor's transaction."""
     if name in PARALLEL_READS:
-        cursor.execute(warehouse.sql("postgres_read_session"))
+        cursor.execute(warehouse.sql("postgres_parallel_read"))
         cursor.fetchall()
 
 

@@ -155,3 +155,30 @@ def test_scoring_frame_runs_as_a_parallel_plan_with_one_worker_and_stays_the_sam
         parallel.close()
     assert len(frames[0]) > 300
     pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=False, rtol=1e-9)
+
+
+def test_parallel_read_settings_stay_in_the_reads_transaction_and_under_the_servers(pg):
+    """plan_read lowers the two settings, never raises them above what the session already had,
+    and leaves them as they were once the read's transaction ends."""
+    from tasks.warehouse import postgres_io
+
+    def settings(cursor) -> tuple[str, str]:
+        cursor.execute(
+            "SELECT current_setting('parallel_tuple_cost'), "
+            "current_setting('max_parallel_workers_per_gather')"
+        )
+        return tuple(cursor.fetchone())
+
+    with postgres_io.connect(pg) as conn, conn.cursor() as cursor:
+        cursor.execute("SET parallel_tuple_cost = 0.5")
+        cursor.execute("SET max_parallel_workers_per_gather = 4")
+        conn.commit()
+        postgres_io.plan_read(pg, cursor, "scoring_frame")
+        assert settings(cursor) == ("0.01", "1")
+        conn.commit()  # (a rollback would undo even a session-level SET)
+        assert settings(cursor) == ("0.5", "4")  # transaction-local: the session is untouched
+        cursor.execute("SET parallel_tuple_cost = 0.001")
+        cursor.execute("SET max_parallel_workers_per_gather = 0")
+        conn.commit()
+        postgres_io.plan_read(pg, cursor, "scoring_frame")
+        assert settings(cursor) == ("0.001", "0")  # lower server values are kept
