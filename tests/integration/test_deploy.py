@@ -156,6 +156,12 @@ def test_deploy_all_registers_the_ecs_deployments(prefect_server, tmp_path):
             "PULSEWATCH_S3_STAGING": values["PULSEWATCH_ECS_S3_STAGING"],
             "PULSEWATCH_REDSHIFT_IAM_ROLE": values["PULSEWATCH_ECS_REDSHIFT_IAM_ROLE"],
             "PULSEWATCH_WORK_DIR": "/tmp/pulsewatch",
+            # unset: the worker's own paths never reach the container (test_ecs_worker.py)
+            "PREFECT_HOME": None,
+            "PREFECT_PROFILES_PATH": None,
+            "PREFECT_LOGGING_CONFIG_PATH": None,
+            "PREFECT_RESULTS_LOCAL_STORAGE_PATH": None,
+            "PREFECT_SERVER_MEMO_STORE_PATH": None,
         }
     # nothing left unresolved anywhere
     assert "{{" not in json.dumps([nightly, weekly, adhoc])
