@@ -12,10 +12,11 @@ IAC_STAMP := $(IAC_VENV)/.synced
 
 # make infra-deploy VPC_ID=vpc-... SUBNET_IDS=subnet-a,subnet-b WAREHOUSE_CIDR=10.0.64.0/20 \
 #                   ARTIFACT_BUCKET=<existing bucket for the Lambda zip> [STACK=pulsewatch] \
-#                   [REDSHIFT_CLUSTER=...] [PREFECT_API_URL=...]
+#                   [REDSHIFT_CLUSTER=...] [REDSHIFT_WORKGROUP_ID=<uuid>] [PREFECT_API_URL=...]
 STACK ?= pulsewatch
 AWS ?= aws
 REDSHIFT_CLUSTER ?=
+REDSHIFT_WORKGROUP_ID ?=
 PREFECT_API_URL ?=
 
 .PHONY: run test test-unit test-flow test-integration lint audit bench lock clean help demo-alerts \
@@ -103,7 +104,8 @@ infra-deploy:
 	$(AWS) cloudformation deploy --template-file .pulsewatch/infra-packaged.yaml \
 	  --stack-name $(STACK) --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
 	  --parameter-overrides VpcId=$(VPC_ID) PrivateSubnetIds=$(SUBNET_IDS) WarehouseCidr=$(WAREHOUSE_CIDR) \
-	    RedshiftClusterIdentifier=$(REDSHIFT_CLUSTER) PrefectApiUrl=$(PREFECT_API_URL)
+	    RedshiftClusterIdentifier=$(REDSHIFT_CLUSTER) RedshiftServerlessWorkgroupId=$(REDSHIFT_WORKGROUP_ID) \
+	    PrefectApiUrl=$(PREFECT_API_URL)
 	$(AWS) cloudformation describe-stacks --stack-name $(STACK) \
 	  --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table
 

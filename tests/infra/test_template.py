@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -214,6 +215,41 @@ def test_task_role_reaches_only_its_prefixes(template):
     assert all(
         ":dbuser:" in r["Fn::Sub"] or ":dbname:" in r["Fn::Sub"] for r in redshift["Resource"]
     )
+
+
+def test_task_role_may_get_credentials_for_a_provisioned_cluster_or_a_serverless_workgroup(
+    template,
+):
+    """Each IAM login path is granted only when its parameter is set, and only on that one
+    cluster user/database or workgroup (the serverless ARN names the workgroup's ID)."""
+    statements = _policy(template, "TaskRole", "model-store-staging-warehouse")["Statement"]
+    conditional = {s["Fn::If"][1]["Sid"]: s["Fn::If"] for s in statements if "Fn::If" in s}
+    assert conditional["RedshiftTemporaryCredentials"][0] == "HasRedshiftCluster"
+    serverless_if = conditional["RedshiftServerlessTemporaryCredentials"]
+    assert serverless_if[0] == "HasRedshiftServerless"
+    assert serverless_if[2] == {"Ref": "AWS::NoValue"}
+    serverless = serverless_if[1]
+    assert serverless["Effect"] == "Allow"
+    assert serverless["Action"] == [
+        "redshift-serverless:GetCredentials",
+        "redshift-serverless:GetWorkgroup",
+    ]
+    assert serverless["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:redshift-serverless:${AWS::Region}:${AWS::AccountId}"
+        ":workgroup/${RedshiftServerlessWorkgroupId}"
+    }
+    conditions = template["Conditions"]
+    assert conditions["HasRedshiftServerless"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "RedshiftServerlessWorkgroupId"}, ""]}]
+    }
+    parameter = template["Parameters"]["RedshiftServerlessWorkgroupId"]
+    assert parameter["Default"] == ""
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("") and pattern.fullmatch("0b7c6c53-3c1e-4f6b-9d0e-5a8f1e2d3c4b")
+    assert not pattern.fullmatch("pulsewatch-wg")  # a name, not the ID the ARN needs
+    output = template["Outputs"]["RedshiftServerlessDbUser"]
+    assert output["Condition"] == "HasRedshiftServerless"
+    assert output["Value"] == {"Fn::Sub": "IAMR:${TaskRole}"}
 
 
 def test_secrets_have_no_values_in_the_template(template):
