@@ -24,6 +24,8 @@ import pytest
 
 from tests.infra.conftest import NOTIFIER_DIR, REGION, load_template
 
+WORKGROUP_ID = "0b7c6c53-3c1e-4f6b-9d0e-5a8f1e2d3c4b"  # Redshift Serverless IDs are UUIDs
+
 pytestmark = [
     pytest.mark.integration,
     # moto warns once per resource type it skips; the module docstring lists them.
@@ -75,6 +77,7 @@ def stack(moto_endpoint: str) -> Iterator[dict]:
         "PrivateSubnetIds": ",".join(subnets),
         "WarehouseCidr": "10.20.64.0/20",
         "RedshiftClusterIdentifier": "analytics",
+        "RedshiftServerlessWorkgroupId": WORKGROUP_ID,
         "PrefectApiUrl": PREFECT_API_URL,
     }
     cloudformation.create_stack(
@@ -170,6 +173,10 @@ def test_roles_carry_their_least_privilege_policies(stack):
         f"arn:aws:redshift:{REGION}:123456789012:dbuser:analytics/pulsewatch",
         f"arn:aws:redshift:{REGION}:123456789012:dbname:analytics/dev",
     ]
+    assert sids["RedshiftServerlessTemporaryCredentials"]["Resource"] == (
+        f"arn:aws:redshift-serverless:{REGION}:123456789012:workgroup/{WORKGROUP_ID}"
+    )
+    assert out["RedshiftServerlessDbUser"] == f"IAMR:{task}"
     assert sids["StagingReadWriteDelete"]["Resource"] == (
         f"arn:aws:s3:::{out['DataBucketName']}/staging/*"
     )
