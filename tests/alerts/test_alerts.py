@@ -97,6 +97,19 @@ def messages_about(stack, run, timeout=60):
     return stack.receiver.about(run.name)
 
 
+def assert_run_link_opens(stack, text, run) -> None:
+    """The *Run* link is this server's UI page of this run: its id is the run's, and the server
+    answers for it (the UI itself is off in tests; its API serves the same id)."""
+    import httpx
+
+    (link,) = re.findall(r"\*Run\* (\S+)", text)
+    base, _, run_id = link.rpartition("/runs/flow-run/")
+    assert base == stack.server.ui_url
+    answer = httpx.get(f"{stack.server.api_url}/flow_runs/{run_id}", timeout=10)
+    assert answer.status_code == 200
+    assert (answer.json()["id"], answer.json()["name"]) == (str(run.id), run.name)
+
+
 def delay_seconds(message, state) -> float:
     return message.received_at - state.timestamp.timestamp()
 
@@ -107,7 +120,7 @@ def test_apply_is_idempotent_and_dry_run_changes_nothing(stack):
 
     cli("automations", "apply")
     again = cli("automations", "apply")
-    names = [s.name for s in automation_specs(AlertPolicy())]
+    names = [s.name for s in automation_specs(AlertPolicy(ui_url=stack.server.ui_url))]
     for name in names + [b.name for b in block_specs()]:
         assert f"unchanged        {'automation' if name in names else 'block'} {name}" in again
     assert "0 of 7 objects changed" in again
@@ -159,6 +172,7 @@ def test_failed_run_sends_exactly_one_red_message(applied):
     assert f"*Error* {error_line[:300]}" in text
     assert f"*When* {run.state.timestamp:%Y-%m-%d %H:%M:%S %z}" in text
     assert f"*Run* {stack.server.ui_url}/runs/flow-run/{run.id}" in text
+    assert_run_link_opens(stack, text, run)
     assert "Traceback" not in text and "secret-token" not in text
     delay = delay_seconds(message, run.state)
     print(f"\nmeasured failure->message delay: {delay:.2f}s")
