@@ -29,10 +29,17 @@ _RUN_DATE = (
     "{% else %}{{ p.get('score_date') or p.get('train_end_date') "
     "or 'default (today, Asia/Tokyo)' }}{% endif %}"
 )
-# First line of the state message (Prefect puts the exception type and text there).
+# First line of the state message (Prefect puts the exception type and text there). When that
+# line ends with ':' the detail is on the next lines: Prefect's parameter validation failure is
+# "Validation of flow parameters failed with error: ParameterTypeError: Flow run received
+# invalid parameters:" followed by " - score_date: Input should be ..." (one line per bad
+# parameter, prefect.exceptions.ParameterTypeError), so up to five of those are appended.
 _FIRST_ERROR_LINE = (
-    "{{ ((flow_run.state.message or 'no state message').strip().splitlines() "
-    "or ['no state message'])[0][:300] }}"
+    "{% set lines = (flow_run.state.message or 'no state message').strip().splitlines() "
+    "or ['no state message'] %}"
+    "{% set head = lines[0].rstrip() %}"
+    "{{ (head ~ ((' ' ~ (lines[1:6] | map('trim') | join(' '))) "
+    "if head.endswith(':') and lines | length > 1 else ''))[:300] }}"
 )
 _STATE_TIME = "{{ flow_run.state.timestamp.strftime('%Y-%m-%d %H:%M:%S %z') }}"
 _FIRING_TIME = "{{ firing.triggered.strftime('%Y-%m-%d %H:%M:%S %z') }}"

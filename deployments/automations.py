@@ -49,6 +49,15 @@ _STARTED = ("Running", *_LEFT_RUNNING)
 _PICKED_UP = ("Pending", *_STARTED)
 
 
+# The runs a backfill starts (tasks/backfill.py:fan_out_to_deployment) are named
+# backfill-YYYY-MM-DD; the backfill run itself reports their failures in one message, so they
+# are left out of every run trigger. Prefect's resource matching takes '!' as "does not match"
+# (prefect/server/events/schemas/events.py:matches). Tags cannot do this: a related-resource
+# spec only asks whether *some* tag matches, and the backfill run itself is tagged backfill.
+NOT_A_BACKFILL_CHILD = "!backfill-????-??-??"
+_RUNS = {"prefect.resource.id": "prefect.flow-run.*", "prefect.resource.name": NOT_A_BACKFILL_CHILD}
+
+
 def _events(*states: str) -> list[str]:
     return sorted(f"prefect.flow-run.{state}" for state in states)
 
@@ -133,7 +142,7 @@ def _stuck(after: tuple[str, ...], expect: tuple[str, ...], within: timedelta, f
         "after": _events(*after),
         "expect": _events(*expect),
         "for_each": ["prefect.resource.id"],
-        "match": {"prefect.resource.id": "prefect.flow-run.*"},
+        "match": dict(_RUNS),
         "match_related": _deployment_runs_of(flows),
         "threshold": 1,
         "within": within.total_seconds(),
@@ -161,7 +170,7 @@ def automation_specs(policy: AlertPolicy) -> list[AutomationSpec]:
                 "type": "event",
                 "posture": "Reactive",
                 "expect": _events(*FAILED_STATES),
-                "match": {"prefect.resource.id": "prefect.flow-run.*"},
+                "match": dict(_RUNS),
                 "match_related": _deployment_runs_of(flows),
                 "threshold": 1,
                 "within": 0,

@@ -62,13 +62,13 @@ def start_run(**parameters):
     )
 
 
-def deployment_exists() -> bool:
+def deployment_exists(name: str = DEPLOYMENT) -> bool:
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
     with get_client(sync_client=True) as client:
         try:
-            client.read_deployment_by_name(DEPLOYMENT)
+            client.read_deployment_by_name(name)
             return True
         except ObjectNotFound:
             return False
@@ -258,3 +258,64 @@ def test_nightly_window_alerts_when_no_run_completes(stack):
         print(f"\nmeasured apply->proactive alert: {found[0].received_at - started:.2f}s")
     finally:
         apply_alerting(AlertPolicy(), stack.receiver.url)
+
+
+def test_failed_backfill_sends_one_message_naming_the_failed_dates(applied):
+    """Three dates against an empty warehouse: three failed nightly-pipeline runs started by
+    backfill/adhoc, and one red message (the backfill's), none for the per-date runs."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.deployments import run_deployment
+
+    stack = applied
+    empty_warehouse(stack)
+    wait_for(lambda: deployment_exists("backfill/adhoc"), 120, "backfill/adhoc")
+    wait_for(deployment_exists, 120, DEPLOYMENT)
+    run = run_deployment(
+        "backfill/adhoc",
+        parameters={"start": "2026-10-01", "end": "2026-10-03", "max_parallel": 3},
+        timeout=0,
+    )
+    parent = wait_final(run, timeout=400)
+    assert parent.state.name == "Failed"
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["backfill"]))
+        )
+    children = [c for c in children if c.name.startswith("backfill-2026-10-0")]
+    assert sorted(c.name for c in children) == [
+        "backfill-2026-10-01",
+        "backfill-2026-10-02",
+        "backfill-2026-10-03",
+    ]
+    assert {c.state.name for c in children} == {"Failed"}
+
+    found = messages_about(stack, parent)
+    assert len(found) == 1, [m.text for m in found]
+    text = found[0].payload["attachments"][0]["text"]
+    assert found[0].payload["text"] == "pulsewatch: backfill Failed"
+    (error,) = [line for line in text.splitlines() if line.startswith("*Error* ")]
+    assert "backfill: 3 of 3 dates failed: 2026-10-01..2026-10-03 (first error: 2026-10-01: " in (
+        error
+    ), error
+    assert "*Score date* 2026-10-01..2026-10-03" in text
+    # Nothing about the per-date runs, by name or by id.
+    assert [m.text for m in stack.receiver.messages if "backfill-2026-10-0" in m.text] == []
+    assert len(stack.receiver.messages) == 1
+
+
+def test_invalid_parameter_alert_names_the_parameter_and_why(applied):
+    stack = applied
+    run = wait_final(start_run(score_date="2026-02-30"))
+    assert run.state.name == "Failed"
+    assert run.state.message.startswith("Validation of flow parameters failed")
+
+    found = messages_about(stack, run)
+    assert len(found) == 1, [m.text for m in found]
+    text = found[0].payload["attachments"][0]["text"]
+    (error,) = [line for line in text.splitlines() if line.startswith("*Error* ")]
+    assert error.startswith(
+        "*Error* Validation of flow parameters failed with error: ParameterTypeError: "
+        "Flow run received invalid parameters: - score_date: "
+    ), error
+    assert "day value is outside expected range" in error or "valid date" in error, error

@@ -152,3 +152,30 @@ def test_cli_apply_without_webhook_is_one_line(tmp_path):
     assert result.stderr.strip() == (
         "pulsewatch: PULSEWATCH_SLACK_WEBHOOK_URL: not set (the Slack incoming webhook)"
     )
+
+
+def test_backfill_children_are_left_out_of_every_run_trigger_by_name():
+    from prefect.server.events.schemas.events import matches
+
+    from deployments.automations import NOT_A_BACKFILL_CHILD
+
+    for spec in automation_specs(AlertPolicy(ui_url="http://ui.test")):
+        if spec.name != "pulsewatch-nightly-not-completed":
+            assert spec.trigger["match"]["prefect.resource.name"] == NOT_A_BACKFILL_CHILD
+    # what tasks/backfill.py names its per-date runs, and what it does not
+    assert not matches(NOT_A_BACKFILL_CHILD, "backfill-2026-10-01")
+    for name in ("backfill-2026-10-01..2026-10-31", "nightly-2026-10-01", "sturdy-okapi"):
+        assert matches(NOT_A_BACKFILL_CHILD, name), name
+
+
+def test_failed_dates_are_named_as_spans():
+    from datetime import date
+
+    from tasks.backfill import date_spans
+
+    days = [date(2026, 10, d) for d in (3, 1, 2, 7, 9, 10)] + [date(2026, 11, 1)]
+    assert (
+        date_spans(days) == "2026-10-01..2026-10-03, 2026-10-07, 2026-10-09..2026-10-10, 2026-11-01"
+    )
+    month = [date(2026, 10, 1) + timedelta(days=i) for i in range(31)]
+    assert date_spans(month) == "2026-10-01..2026-10-31"
