@@ -29,28 +29,33 @@ _RUN_DATE = (
     "{% else %}{{ p.get('score_date') or p.get('train_end_date') "
     "or 'default (today, Asia/Tokyo)' }}{% endif %}"
 )
-# First line of the state message (Prefect puts the exception type and text there).
+# First line of the state message (Prefect puts the exception type and text there). When that
+# line ends with ':' the detail is on the next lines: Prefect's parameter validation failure is
+# "Validation of flow parameters failed with error: ParameterTypeError: Flow run received
+# invalid parameters:" followed by " - score_date: Input should be ..." (one line per bad
+# parameter, prefect.exceptions.ParameterTypeError), so up to five of those are appended.
 _FIRST_ERROR_LINE = (
-    "{{ ((flow_run.state.message or 'no state message').strip().splitlines() "
-    "or ['no state message'])[0][:300] }}"
+    "{% set lines = (flow_run.state.message or 'no state message').strip().splitlines() "
+    "or ['no state message'] %}"
+    "{% set head = lines[0].rstrip() %}"
+    "{{ (head ~ ((' ' ~ (lines[1:6] | map('trim') | join(' '))) "
+    "if head.endswith(':') and lines | length > 1 else ''))[:300] }}"
 )
 _STATE_TIME = "{{ flow_run.state.timestamp.strftime('%Y-%m-%d %H:%M:%S %z') }}"
 _FIRING_TIME = "{{ firing.triggered.strftime('%Y-%m-%d %H:%M:%S %z') }}"
 _DEPLOYMENT = "{{ deployment.name if deployment else 'no deployment' }}"
 
 
-def run_link(ui_url: str | None) -> str:
-    """Template for the flow run's page: PULSEWATCH_PREFECT_UI_URL when set, otherwise the
-    URL Prefect itself knows for the run (the server's PREFECT_UI_URL / Cloud workspace)."""
-    if ui_url:
-        return ui_url.rstrip("/") + "/runs/flow-run/{{ flow_run.id }}"
-    return "{{ flow_run|ui_url }}"
+def run_link(ui_url: str) -> str:
+    """Template for the flow run's page in the Prefect UI at `ui_url` (resolved when the
+    automations are applied: automations.resolve_ui_url). Not Prefect's `flow_run|ui_url`
+    filter: it reads the *server's* PREFECT_UI_URL, which a plain `prefect server start` does
+    not set, and then renders "None"."""
+    return ui_url.rstrip("/") + "/runs/flow-run/{{ flow_run.id }}"
 
 
-def deployments_link(ui_url: str | None) -> str:
-    if ui_url:
-        return ui_url.rstrip("/") + "/deployments"
-    return "{{ automation|ui_url }}"
+def deployments_link(ui_url: str) -> str:
+    return ui_url.rstrip("/") + "/deployments"
 
 
 def run_subject(what: str) -> str:
@@ -58,7 +63,7 @@ def run_subject(what: str) -> str:
     return "pulsewatch: {{ flow.name }} " + what
 
 
-def run_body(ui_url: str | None, *, with_error: bool) -> str:
+def run_body(ui_url: str, *, with_error: bool) -> str:
     """The on-call's summary of one flow run (Slack mrkdwn, one fact per line)."""
     lines = [
         f"*Flow* {{{{ flow.name }}}}   *Deployment* {_DEPLOYMENT}",
@@ -74,7 +79,7 @@ def run_body(ui_url: str | None, *, with_error: bool) -> str:
     return "\n".join(lines)
 
 
-def missing_completion_body(flow: str, deployment: str, window: str, ui_url: str | None) -> str:
+def missing_completion_body(flow: str, deployment: str, window: str, ui_url: str) -> str:
     """Proactive alert: nothing to show about a run, because no run completed."""
     return "\n".join(
         [

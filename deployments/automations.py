@@ -20,7 +20,7 @@ only in the block's secret values and is referenced as `{{webhook_url}}`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -47,6 +47,15 @@ FINAL_STATES = ("Completed", "Cancelled", *FAILED_STATES)
 _LEFT_RUNNING = (*FINAL_STATES, "Cancelling", "AwaitingRetry", "Paused", "Suspended")
 _STARTED = ("Running", *_LEFT_RUNNING)
 _PICKED_UP = ("Pending", *_STARTED)
+
+
+# The runs a backfill starts (tasks/backfill.py:fan_out_to_deployment) are named
+# backfill-YYYY-MM-DD; the backfill run itself reports their failures in one message, so they
+# are left out of every run trigger. Prefect's resource matching takes '!' as "does not match"
+# (prefect/server/events/schemas/events.py:matches). Tags cannot do this: a related-resource
+# spec only asks whether *some* tag matches, and the backfill run itself is tagged backfill.
+NOT_A_BACKFILL_CHILD = "!backfill-????-??-??"
+_RUNS = {"prefect.resource.id": "prefect.flow-run.*", "prefect.resource.name": NOT_A_BACKFILL_CHILD}
 
 
 def _events(*states: str) -> list[str]:
@@ -86,7 +95,7 @@ class AlertPolicy:
     nightly_flow: str = "nightly-pipeline"
     nightly_deployment: str = "nightly"
     flows: tuple[str, ...] = FLOW_NAMES
-    ui_url: str | None = None
+    ui_url: str | None = None  # PULSEWATCH_PREFECT_UI_URL; None: resolve_ui_url() at apply
 
     def __post_init__(self) -> None:
         # Prefect refuses proactive windows under 10 s.
@@ -133,7 +142,7 @@ def _stuck(after: tuple[str, ...], expect: tuple[str, ...], within: timedelta, f
         "after": _events(*after),
         "expect": _events(*expect),
         "for_each": ["prefect.resource.id"],
-        "match": {"prefect.resource.id": "prefect.flow-run.*"},
+        "match": dict(_RUNS),
         "match_related": _deployment_runs_of(flows),
         "threshold": 1,
         "within": within.total_seconds(),
@@ -141,8 +150,11 @@ def _stuck(after: tuple[str, ...], expect: tuple[str, ...], within: timedelta, f
 
 
 def automation_specs(policy: AlertPolicy) -> list[AutomationSpec]:
-    """The five automations; names are the identity used by `apply`."""
+    """The five automations; names are the identity used by `apply`. `policy.ui_url` must be
+    set (apply_alerting resolves it): every link is baked into the templates."""
     ui = policy.ui_url
+    if not ui:
+        raise ConfigError("the Prefect UI URL for alert links is not resolved")
     flows = policy.flows
     late, pending, running = (
         format_duration(policy.late_limit),
@@ -158,7 +170,7 @@ def automation_specs(policy: AlertPolicy) -> list[AutomationSpec]:
                 "type": "event",
                 "posture": "Reactive",
                 "expect": _events(*FAILED_STATES),
-                "match": {"prefect.resource.id": "prefect.flow-run.*"},
+                "match": dict(_RUNS),
                 "match_related": _deployment_runs_of(flows),
                 "threshold": 1,
                 "within": 0,
@@ -233,6 +245,30 @@ class Change:
 
     def __str__(self) -> str:
         return f"{self.action:<16} {self.kind} {self.name}"
+
+
+def resolve_ui_url(configured: str | None) -> str:
+    """Base URL of the Prefect UI for links in alerts, decided when the automations are applied.
+
+    PULSEWATCH_PREFECT_UI_URL when set; otherwise the UI URL of the Prefect API this process
+    talks to: Prefect's own PREFECT_UI_URL setting, which Prefect derives from PREFECT_API_URL
+    when unset (prefect/settings/models/_defaults.py:default_ui_url: '.../api' -> '...';
+    'https://api.prefect.cloud/api/accounts/A/workspaces/W' ->
+    'https://app.prefect.cloud/account/A/workspace/W').
+    """
+    if configured:
+        if not re.match(r"^https?://[^/\s]+", configured.strip()):
+            raise ConfigError("PULSEWATCH_PREFECT_UI_URL: must be an http:// or https:// URL")
+        return configured.strip().rstrip("/")
+    from prefect.settings import PREFECT_UI_URL
+
+    derived = PREFECT_UI_URL.value()
+    if not derived:
+        raise ConfigError(
+            "PULSEWATCH_PREFECT_UI_URL: not set, and Prefect has no UI URL to link alerts to "
+            "(PREFECT_API_URL is unset): set PREFECT_API_URL to your Prefect server or workspace"
+        )
+    return str(derived).rstrip("/")
 
 
 def validate_webhook_url(url: str) -> str:
@@ -311,6 +347,7 @@ def apply_alerting(policy: AlertPolicy, webhook_url: str, *, dry_run: bool = Fal
     from prefect.client.orchestration import get_client
 
     webhook_url = validate_webhook_url(webhook_url)
+    policy = replace(policy, ui_url=resolve_ui_url(policy.ui_url))
     changes: list[Change] = []
     block_ids: dict[str, UUID] = {}
     for spec in block_specs():

@@ -5,7 +5,7 @@ and how it went."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, TypeVar, cast
@@ -77,6 +77,17 @@ def plan_dates(
     )
 
 
+def date_spans(days: Iterable[date]) -> str:
+    """'2026-10-01..2026-10-03, 2026-10-07': consecutive dates as one span."""
+    spans: list[list[date]] = []
+    for day in sorted(set(days)):
+        if spans and (day - spans[-1][-1]).days == 1:
+            spans[-1].append(day)
+        else:
+            spans.append([day])
+    return ", ".join(f"{span[0]}..{span[-1]}" if len(span) > 1 else f"{span[0]}" for span in spans)
+
+
 def backfill_markdown(report: BackfillReport) -> str:
     lines = [
         f"# Backfill {'(dry run) ' if report.dry_run else ''}"
@@ -121,9 +132,11 @@ def finish_backfill_task(report: BackfillReport) -> BackfillReport:
     create_markdown_artifact(key="backfill-summary", markdown=backfill_markdown(report))
     if report.failed:
         first_day, first_error = sorted(report.failed.items())[0]
+        # The failed dates come first: this line is the backfill's one Slack alert (its
+        # child runs do not alert, deployments/automations.py).
         raise PulsewatchError(
-            f"backfill: {len(report.failed)} of {len(report.planned)} dates failed "
-            f"(first: {first_day}: {first_error})"
+            f"backfill: {len(report.failed)} of {len(report.planned)} dates failed: "
+            f"{date_spans(report.failed)} (first error: {first_day}: {first_error})"
         )
     return report
 

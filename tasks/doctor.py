@@ -63,7 +63,19 @@ def run_checks() -> list[Check]:
             required=False,
         )
     )
+    checks.append(_alert_link_check(settings))
     return [Check(c.name, c.ok, _mask(c.detail, settings), c.fix, c.required) for c in checks]
+
+
+def _alert_link_check(settings: Settings) -> Check:
+    """The Prefect UI base that `pulsewatch automations apply` bakes into alert links."""
+    from deployments.automations import resolve_ui_url
+
+    try:
+        base = resolve_ui_url(settings.prefect_ui_url)
+    except PulsewatchError as error:
+        return Check("alert links", False, str(error), "", required=False)
+    return Check("alert links", True, f"{base}/runs/flow-run/<id>", required=False)
 
 
 def _warehouse_checks(settings: Settings) -> list[Check]:

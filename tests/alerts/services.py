@@ -144,8 +144,8 @@ def start_prefect_server(home: Path) -> PrefectServer:
         PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED="false",
         PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_ENABLED="false",
         PREFECT_SERVER_UI_ENABLED="false",
-        # Links in alerts: Prefect's own UI URL for this server.
-        PREFECT_UI_URL=ui_url,
+        # No PREFECT_UI_URL, as with the README's plain `prefect server start`: links in alerts
+        # must not depend on the server knowing its own UI URL (issue 16 item 1).
         PREFECT_SERVER_LOGGING_LEVEL="WARNING",
     )
     log = home / "server.log"

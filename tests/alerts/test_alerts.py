@@ -62,13 +62,13 @@ def start_run(**parameters):
     )
 
 
-def deployment_exists() -> bool:
+def deployment_exists(name: str = DEPLOYMENT) -> bool:
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
     with get_client(sync_client=True) as client:
         try:
-            client.read_deployment_by_name(DEPLOYMENT)
+            client.read_deployment_by_name(name)
             return True
         except ObjectNotFound:
             return False
@@ -97,6 +97,19 @@ def messages_about(stack, run, timeout=60):
     return stack.receiver.about(run.name)
 
 
+def assert_run_link_opens(stack, text, run) -> None:
+    """The *Run* link is this server's UI page of this run: its id is the run's, and the server
+    answers for it (the UI itself is off in tests; its API serves the same id)."""
+    import httpx
+
+    (link,) = re.findall(r"\*Run\* (\S+)", text)
+    base, _, run_id = link.rpartition("/runs/flow-run/")
+    assert base == stack.server.ui_url
+    answer = httpx.get(f"{stack.server.api_url}/flow_runs/{run_id}", timeout=10)
+    assert answer.status_code == 200
+    assert (answer.json()["id"], answer.json()["name"]) == (str(run.id), run.name)
+
+
 def delay_seconds(message, state) -> float:
     return message.received_at - state.timestamp.timestamp()
 
@@ -107,7 +120,7 @@ def test_apply_is_idempotent_and_dry_run_changes_nothing(stack):
 
     cli("automations", "apply")
     again = cli("automations", "apply")
-    names = [s.name for s in automation_specs(AlertPolicy())]
+    names = [s.name for s in automation_specs(AlertPolicy(ui_url=stack.server.ui_url))]
     for name in names + [b.name for b in block_specs()]:
         assert f"unchanged        {'automation' if name in names else 'block'} {name}" in again
     assert "0 of 7 objects changed" in again
@@ -159,6 +172,7 @@ def test_failed_run_sends_exactly_one_red_message(applied):
     assert f"*Error* {error_line[:300]}" in text
     assert f"*When* {run.state.timestamp:%Y-%m-%d %H:%M:%S %z}" in text
     assert f"*Run* {stack.server.ui_url}/runs/flow-run/{run.id}" in text
+    assert_run_link_opens(stack, text, run)
     assert "Traceback" not in text and "secret-token" not in text
     delay = delay_seconds(message, run.state)
     print(f"\nmeasured failure->message delay: {delay:.2f}s")
@@ -244,3 +258,64 @@ def test_nightly_window_alerts_when_no_run_completes(stack):
         print(f"\nmeasured apply->proactive alert: {found[0].received_at - started:.2f}s")
     finally:
         apply_alerting(AlertPolicy(), stack.receiver.url)
+
+
+def test_failed_backfill_sends_one_message_naming_the_failed_dates(applied):
+    """Three dates against an empty warehouse: three failed nightly-pipeline runs started by
+    backfill/adhoc, and one red message (the backfill's), none for the per-date runs."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.deployments import run_deployment
+
+    stack = applied
+    empty_warehouse(stack)
+    wait_for(lambda: deployment_exists("backfill/adhoc"), 120, "backfill/adhoc")
+    wait_for(deployment_exists, 120, DEPLOYMENT)
+    run = run_deployment(
+        "backfill/adhoc",
+        parameters={"start": "2026-10-01", "end": "2026-10-03", "max_parallel": 3},
+        timeout=0,
+    )
+    parent = wait_final(run, timeout=400)
+    assert parent.state.name == "Failed"
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["backfill"]))
+        )
+    children = [c for c in children if c.name.startswith("backfill-2026-10-0")]
+    assert sorted(c.name for c in children) == [
+        "backfill-2026-10-01",
+        "backfill-2026-10-02",
+        "backfill-2026-10-03",
+    ]
+    assert {c.state.name for c in children} == {"Failed"}
+
+    found = messages_about(stack, parent)
+    assert len(found) == 1, [m.text for m in found]
+    text = found[0].payload["attachments"][0]["text"]
+    assert found[0].payload["text"] == "pulsewatch: backfill Failed"
+    (error,) = [line for line in text.splitlines() if line.startswith("*Error* ")]
+    assert "backfill: 3 of 3 dates failed: 2026-10-01..2026-10-03 (first error: 2026-10-01: " in (
+        error
+    ), error
+    assert "*Score date* 2026-10-01..2026-10-03" in text
+    # Nothing about the per-date runs, by name or by id.
+    assert [m.text for m in stack.receiver.messages if "backfill-2026-10-0" in m.text] == []
+    assert len(stack.receiver.messages) == 1
+
+
+def test_invalid_parameter_alert_names_the_parameter_and_why(applied):
+    stack = applied
+    run = wait_final(start_run(score_date="2026-02-30"))
+    assert run.state.name == "Failed"
+    assert run.state.message.startswith("Validation of flow parameters failed")
+
+    found = messages_about(stack, run)
+    assert len(found) == 1, [m.text for m in found]
+    text = found[0].payload["attachments"][0]["text"]
+    (error,) = [line for line in text.splitlines() if line.startswith("*Error* ")]
+    assert error.startswith(
+        "*Error* Validation of flow parameters failed with error: ParameterTypeError: "
+        "Flow run received invalid parameters: - score_date: "
+    ), error
+    assert "day value is outside expected range" in error or "valid date" in error, error

@@ -13,6 +13,7 @@ from deployments.automations import (
     automation_specs,
     format_duration,
     parse_duration,
+    resolve_ui_url,
     validate_webhook_url,
 )
 from tasks.errors import ConfigError, PulsewatchError
@@ -33,7 +34,7 @@ def test_durations_round_trip_and_reject_junk():
 
 
 def test_every_trigger_covers_only_deployment_runs_of_pulsewatch_flows():
-    specs = {s.name: s for s in automation_specs(AlertPolicy())}
+    specs = {s.name: s for s in automation_specs(AlertPolicy(ui_url="http://ui.test"))}
     assert set(specs) == {
         "pulsewatch-run-failed",
         "pulsewatch-run-late",
@@ -58,14 +59,77 @@ def test_every_trigger_covers_only_deployment_runs_of_pulsewatch_flows():
     assert "prefect.flow-run.Running" in stuck["expect"]
 
 
-def test_run_link_uses_the_configured_ui_url_or_prefects_own():
+def test_run_link_is_baked_into_the_template():
     assert run_link("https://prefect.internal/") == (
         "https://prefect.internal/runs/flow-run/{{ flow_run.id }}"
     )
-    assert run_link(None) == "{{ flow_run|ui_url }}"
     assert "https://prefect.internal/runs/flow-run/" in run_body(
         "https://prefect.internal", with_error=True
     )
+    # Prefect's `ui_url` filter renders from the *server's* PREFECT_UI_URL ("None" without it).
+    for spec in automation_specs(AlertPolicy(ui_url="http://ui.test")):
+        assert "ui_url" not in spec.body, spec.name
+        assert "http://ui.test/" in spec.body, spec.name
+
+
+@pytest.mark.parametrize(
+    ("configured", "api_url", "expected"),
+    [
+        ("https://prefect.internal/", None, "https://prefect.internal"),
+        ("https://prefect.internal", "http://127.0.0.1:4200/api", "https://prefect.internal"),
+        (None, "http://127.0.0.1:4200/api", "http://127.0.0.1:4200"),
+        (None, "https://prefect.example.com/prefect/api", "https://prefect.example.com/prefect"),
+        (
+            None,
+            "https://api.prefect.cloud/api/accounts/a1b2/workspaces/c3d4",
+            "https://app.prefect.cloud/account/a1b2/workspace/c3d4",
+        ),
+    ],
+)
+def test_ui_url_resolution(configured, api_url, expected):
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url}, restore_defaults={PREFECT_UI_URL}):
+        assert resolve_ui_url(configured) == expected
+
+
+def test_prefects_own_ui_url_setting_wins_over_the_api_url():
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+    with temporary_settings(
+        {PREFECT_API_URL: "http://10.0.0.5:4200/api", PREFECT_UI_URL: "https://prefect.corp/"}
+    ):
+        assert resolve_ui_url(None) == "https://prefect.corp"
+
+
+def test_no_ui_url_is_a_one_line_config_error():
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+    unset = temporary_settings(restore_defaults={PREFECT_API_URL, PREFECT_UI_URL})
+    expected = r"^PULSEWATCH_PREFECT_UI_URL: not set, and Prefect"
+    with unset, pytest.raises(ConfigError, match=expected):
+        resolve_ui_url(None)
+    with pytest.raises(ConfigError, match=r"^PULSEWATCH_PREFECT_UI_URL: must be an http"):
+        resolve_ui_url("prefect.internal")
+
+
+def test_doctor_shows_where_alert_links_point(tmp_path, monkeypatch):
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+    from tasks.doctor import run_checks
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PULSEWATCH_PREFECT_UI_URL", raising=False)
+    api = "http://127.0.0.1:9/api"  # nothing listens: the API check fails fast, offline
+    with temporary_settings({PREFECT_API_URL: api}, restore_defaults={PREFECT_UI_URL}):
+        monkeypatch.setenv("PREFECT_API_URL", api)
+        (check,) = [c for c in run_checks() if c.name == "alert links"]
+    assert (check.ok, check.detail) == (True, "http://127.0.0.1:9/runs/flow-run/<id>")
+    monkeypatch.delenv("PREFECT_API_URL")
+    with temporary_settings(restore_defaults={PREFECT_API_URL, PREFECT_UI_URL}):
+        (check,) = [c for c in run_checks() if c.name == "alert links"]
+    assert not check.ok and not check.required
+    assert check.detail.startswith("PULSEWATCH_PREFECT_UI_URL: not set")
 
 
 def test_webhook_url_is_checked_without_being_echoed():
@@ -88,3 +152,30 @@ def test_cli_apply_without_webhook_is_one_line(tmp_path):
     assert result.stderr.strip() == (
         "pulsewatch: PULSEWATCH_SLACK_WEBHOOK_URL: not set (the Slack incoming webhook)"
     )
+
+
+def test_backfill_children_are_left_out_of_every_run_trigger_by_name():
+    from prefect.server.events.schemas.events import matches
+
+    from deployments.automations import NOT_A_BACKFILL_CHILD
+
+    for spec in automation_specs(AlertPolicy(ui_url="http://ui.test")):
+        if spec.name != "pulsewatch-nightly-not-completed":
+            assert spec.trigger["match"]["prefect.resource.name"] == NOT_A_BACKFILL_CHILD
+    # what tasks/backfill.py names its per-date runs, and what it does not
+    assert not matches(NOT_A_BACKFILL_CHILD, "backfill-2026-10-01")
+    for name in ("backfill-2026-10-01..2026-10-31", "nightly-2026-10-01", "sturdy-okapi"):
+        assert matches(NOT_A_BACKFILL_CHILD, name), name
+
+
+def test_failed_dates_are_named_as_spans():
+    from datetime import date
+
+    from tasks.backfill import date_spans
+
+    days = [date(2026, 10, d) for d in (3, 1, 2, 7, 9, 10)] + [date(2026, 11, 1)]
+    assert (
+        date_spans(days) == "2026-10-01..2026-10-03, 2026-10-07, 2026-10-09..2026-10-10, 2026-11-01"
+    )
+    month = [date(2026, 10, 1) + timedelta(days=i) for i in range(31)]
+    assert date_spans(month) == "2026-10-01..2026-10-31"

@@ -198,9 +198,9 @@ def test_a_flow_run_id_that_is_not_a_uuid_is_ignored():
     ("raw", "message"),
     [
         ("{not json", "event is not JSON (Expecting property name enclosed in double quotes)"),
-        ([1, 2], "event is a list, not a JSON object"),
+        ([1, 2], "event is an array, not a JSON object"),
         ({"source": "aws.ecs"}, "event has no 'detail' object"),
-        ({"detail": {"containers": "prefect"}}, "'detail.containers' is not a list of objects"),
+        ({"source": "aws.ecs", "detail": [1]}, "event has no 'detail' object"),
     ],
 )
 def test_malformed_events_are_rejected_with_a_reason(raw, message):
@@ -213,7 +213,101 @@ def test_a_json_string_event_is_parsed():
     event = sample_event("oom_killed_137.json")
     import json
 
-    assert parse_event(json.dumps(event)) == event
+    assert parse_event(json.dumps(event)) == (event, [])
+
+
+def oom_with(mutate) -> dict:
+    event = sample_event("oom_killed_137.json")
+    mutate(event["detail"])
+    return event
+
+
+def _env(detail: dict) -> list:
+    return detail["overrides"]["containerOverrides"][0]["environment"]
+
+
+# The malformed shapes of issue 15 (item 10): each crashed the notifier before.
+@pytest.mark.parametrize(
+    ("mutate", "skipped"),
+    [
+        (
+            lambda d: d.update(overrides=[d["overrides"]]),
+            "detail.overrides is an array, not an object",
+        ),
+        (
+            lambda d: d["overrides"].update(
+                containerOverrides=d["overrides"]["containerOverrides"][0]
+            ),
+            "detail.overrides.containerOverrides is an object, not an array",
+        ),
+        (
+            lambda d: _env(d).__setitem__(0, "PREFECT__FLOW_RUN_ID=" + RUN_ID),
+            "detail.overrides.containerOverrides[0].environment[0] is a string, not an object",
+        ),
+        (
+            lambda d: _env(d)[0].update(value=7),
+            "detail.overrides.containerOverrides[0].environment[0].value is a number, not a string",
+        ),
+    ],
+    ids=["overrides-list", "containerOverrides-dict", "env-string", "env-value-number"],
+)
+def test_malformed_overrides_lose_only_the_flow_run_id(mutate, skipped):
+    event, notes = parse_event(oom_with(mutate))
+    assert notes == [skipped]
+    assert flow_run_id(event) is None
+    assert reason_to_ignore(event, CLUSTER) is None
+    text = build_message(event, skipped=notes, **LOGS)
+    assert text == OOM_TEXT.replace(
+        "Prefect flow run: 0b7c6c53-3c1e-4f6b-9d0e-5a8f1e2d3c4b (Prefect state: Running)\n", ""
+    ) + ("\nLeft out of this message (malformed in the event): " + skipped)
+
+
+def test_numeric_task_arn_is_left_out_and_the_region_comes_from_the_event():
+    event, notes = parse_event(oom_with(lambda d: d.update(taskArn=1234)))
+    assert notes == ["detail.taskArn is a number, not a string"]
+    lines = build_message(event, skipped=notes, **LOGS).splitlines()
+    assert "Task: (unknown)" in lines
+    assert lines[-2].startswith(f"Logs (prefect): {CONSOLE}#logsV2:")
+
+
+def test_a_malformed_second_container_keeps_the_first_containers_oom_alert():
+    event = oom_with(lambda d: d["containers"].append({"name": "otel", "exitCode": [1]}))
+    parsed, notes = parse_event(event)
+    assert notes == ["detail.containers[1].exitCode is an array, not an integer"]
+    assert reason_to_ignore(parsed, CLUSTER) is None
+    lines = build_message(parsed, skipped=notes, **LOGS).splitlines()
+    assert lines[5] == (
+        "• prefect: exit code 137 - killed (SIGKILL): probably out of memory, raise the task"
+        " memory (OutOfMemoryError: Container killed due to memory usage)"
+    )
+    assert lines[6] == "• otel: no exit code - no exit code reported"
+    assert lines[-1] == (
+        "Left out of this message (malformed in the event): "
+        "detail.containers[1].exitCode is an array, not an integer"
+    )
+
+
+def test_non_object_containers_are_skipped_by_their_index_as_sent():
+    event = oom_with(lambda d: d["containers"].insert(0, "prefect"))
+    event["detail"]["containers"].append({"name": 5, "exitCode": 2, "reason": ["x"]})
+    parsed, notes = parse_event(event)
+    assert notes == [
+        "detail.containers[0] is a string, not an object",
+        "detail.containers[2].name is a number, not a string",
+        "detail.containers[2].reason is an array, not a string",
+    ]
+    lines = build_message(parsed, **LOGS).splitlines()
+    assert "• (unnamed): exit code 2 - the program failed; see its log stream" in lines
+    assert event["detail"]["containers"][0] == "prefect"  # the caller's event is untouched
+
+
+def test_containers_that_are_not_an_array_leave_a_failed_start_reportable():
+    event = sample_event("task_failed_to_start.json")
+    event["detail"]["containers"] = "prefect"
+    parsed, notes = parse_event(event)
+    assert notes == ["detail.containers is a string, not an array"]
+    assert reason_to_ignore(parsed, CLUSTER) is None
+    assert "• (none reported)" in build_message(parsed, **LOGS).splitlines()
 
 
 def test_log_stream_url_double_encodes_for_the_console():

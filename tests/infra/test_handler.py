@@ -3,17 +3,22 @@ HTTP receiver standing in for Slack, flow-run state from a loopback Prefect API 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import re
 import traceback
 import uuid
+from pathlib import Path
 
 import boto3
 import handler
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from outbound import SlackDeliveryError
 
-from tests.infra.conftest import sample_event
+from tests.infra.conftest import EVENTS_DIR, sample_event
 from tests.infra.test_ecs_alert import FAILED_TO_START_TEXT, OOM_TEXT
 
 pytestmark = pytest.mark.integration
@@ -225,3 +230,182 @@ def test_tasks_without_a_flow_run_id_do_not_ask_prefect(slack, prefect, monkeypa
     assert prefect.requests == []
     assert len(slack.requests) == 1
     assert "Prefect flow run" not in slack_texts(slack)[0]
+
+
+# --------------------------------------------------------------------------- malformed events
+# Issue 15 (item 10): events whose nested fields have the wrong JSON type. Starting from every
+# committed sample event and the shared AWS-documentation fixture, hypothesis replaces nested
+# fields with values of another type (or deletes keys); the handler must never raise, must still
+# report every container that is well formed and failed, and must log each bad field it read.
+
+FIXTURE = Path("/work/shared/fixtures/ecs_task_stopped_exit1.json")
+BASE_EVENTS = [
+    *(sample_event(path.name) for path in sorted(EVENTS_DIR.glob("*.json"))),
+    *([json.loads(FIXTURE.read_text())] if FIXTURE.exists() else []),
+]
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+JSON_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=6,
+)
+# Python types standing for JSON types; an int where an exit code is expected is the right type,
+# a float is not.
+_KINDS = (bool, int, float, str, list, dict)
+
+
+def _kind(value: object) -> type | None:
+    return next((kind for kind in _KINDS if type(value) is kind), None)
+
+
+def _paths(value: object, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*prefix, index))
+    return found
+
+
+def _get(value: object, path: tuple) -> object:
+    for step in path:
+        value = value[step]  # type: ignore[index]
+    return value
+
+
+def _read_field(path: tuple) -> str | None:
+    """The notifier's name for `path` when it is a field the notifier reads, else None.
+    Written from the ECS event documentation, independently of ecs_alert's tables."""
+    text = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path)[1:]
+    patterns = [
+        r"(id|source|detail-type|region|detail)",
+        r"detail\.(clusterArn|taskArn|taskDefinitionArn|lastStatus|stopCode|stoppedReason"
+        r"|containers|overrides)",
+        r"detail\.containers\[\d+\](\.(name|reason|exitCode))?",
+        r"detail\.overrides\.containerOverrides(\[\d+\](\.environment(\[\d+\](\.(name|value))?)?)?)?",
+    ]
+    return text if any(re.fullmatch(p, text) for p in patterns) else None
+
+
+@st.composite
+def malformed_events(draw):
+    """(event, base, replaced): a sample event with 1-3 nested fields replaced by a value of
+    another type or deleted, the event it came from, and the paths replaced."""
+    base = draw(st.sampled_from(BASE_EVENTS))
+    event = copy.deepcopy(base)
+    replaced: list[tuple] = []
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(_paths(event)))
+        holder = _get(event, path[:-1])
+        original = holder[path[-1]]
+        if isinstance(holder, dict) and draw(st.booleans()):
+            del holder[path[-1]]
+            continue
+        holder[path[-1]] = draw(
+            JSON_VALUES.filter(lambda v, o=original: v is not None and _kind(v) is not _kind(o))
+        )
+        replaced.append(path)
+    return event, base, replaced
+
+
+def _failing_containers(event: dict) -> list[tuple[str, int]]:
+    """(name as shown, exit code) of every well-formed failed container of an alertable event."""
+    detail = event.get("detail")
+    if not isinstance(detail, dict) or not (
+        event.get("source") == "aws.ecs"
+        and event.get("detail-type") == "ECS Task State Change"
+        and detail.get("lastStatus") == "STOPPED"
+    ):
+        return []
+    containers = detail.get("containers")
+    found = []
+    for container in containers if isinstance(containers, list) else []:
+        if isinstance(container, dict) and type(container.get("exitCode")) is int:
+            name = container.get("name")
+            if container["exitCode"] > 0:
+                found.append(
+                    (name if isinstance(name, str) else "(unnamed)", container["exitCode"])
+                )
+    return found
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=malformed_events())
+def test_malformed_events_never_crash_and_keep_every_failed_container(
+    slack, monkeypatch, caplog, case
+):
+    event, base, replaced = case
+    monkeypatch.delenv("CLUSTER_ARN", raising=False)  # the shared fixture is from another cluster
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="slack_notifier")
+    slack.requests.clear()
+
+    result = handler.handler(event, None)  # must not raise
+
+    failing = _failing_containers(event)
+    texts = slack_texts(slack)
+    if failing:
+        assert result == {"status": "sent"}
+        (text,) = texts
+        lines = text.splitlines()
+        for name, code in failing:
+            shown = name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            assert any(line.startswith(f"• {shown}: exit code {code} - ") for line in lines), (
+                name,
+                code,
+                text,
+            )
+    else:
+        assert result["status"] in {"sent", "ignored"}
+        assert len(texts) == (1 if result["status"] == "sent" else 0)
+    if not isinstance(event.get("detail"), dict):
+        # Nothing is read field by field: the one line says the event has no detail.
+        assert "ignored malformed event: event has no 'detail' object" in caplog.text
+        return
+    for path in replaced:
+        field = _read_field(path)
+        try:
+            now = _get(event, path)
+        except (KeyError, IndexError, TypeError):
+            continue  # a later mutation replaced or removed what held it
+        if field and now is not None and _kind(now) is not _kind(_get(base, path)):
+            assert field in caplog.text, (field, caplog.text)
+
+
+def test_issue_15_event_reaches_slack_with_the_oom_line_and_what_was_left_out(slack, caplog):
+    """All five malformed shapes of the issue in one event: the 137 alert still goes out."""
+    caplog.set_level(logging.INFO, logger="slack_notifier")
+    event = sample_event("oom_killed_137.json")
+    detail = event["detail"]
+    detail["taskArn"] = 42
+    detail["containers"].append({"name": "otel", "exitCode": [1]})
+    detail["overrides"] = [detail["overrides"]]
+    assert handler.handler(event, None) == {"status": "sent"}
+    (text,) = slack_texts(slack)
+    lines = text.splitlines()
+    assert lines[5] == (
+        "• prefect: exit code 137 - killed (SIGKILL): probably out of memory, raise the task"
+        " memory (OutOfMemoryError: Container killed due to memory usage)"
+    )
+    assert "Task: (unknown)" in lines
+    skipped = (
+        "detail.taskArn is a number, not a string; "
+        "detail.containers[1].exitCode is an array, not an integer; "
+        "detail.overrides is an array, not an object"
+    )
+    assert lines[-1] == f"Left out of this message (malformed in the event): {skipped}"
+    assert f"left out malformed fields: {skipped}" in caplog.text
+
+
+def test_delivery_failure_on_a_malformed_event_still_raises(slack):
+    slack.respond = lambda request: (500, b"boom")
+    event = sample_event("oom_killed_137.json")
+    event["detail"]["overrides"] = "junk"
+    with pytest.raises(SlackDeliveryError, match=r"^Slack answered HTTP 500: boom$"):
+        handler.handler(event, None)

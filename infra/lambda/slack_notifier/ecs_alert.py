@@ -6,6 +6,7 @@ with plain dictionaries (tests/infra/test_ecs_alert.py).
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from typing import Any
@@ -34,31 +35,125 @@ class MalformedEventError(ValueError):
     """The Lambda was invoked with something that is not an ECS task-state event."""
 
 
-def parse_event(raw: Any) -> dict[str, Any]:
-    """Return the event as a dict, or raise MalformedEventError saying what is wrong with it."""
+# The fields this module reads, with the JSON type each must have. A field of another type is
+# dropped from the working copy and named in the `skipped` list: one bad field (a container's
+# exitCode sent as [1], overrides sent as a list) must not cost the alert for the rest.
+_EVENT_STRINGS = ("id", "source", "detail-type", "region")
+_DETAIL_STRINGS = (
+    "clusterArn",
+    "taskArn",
+    "taskDefinitionArn",
+    "lastStatus",
+    "stopCode",
+    "stoppedReason",
+)
+_CONTAINER_STRINGS = ("name", "reason")
+_VARIABLE_STRINGS = ("name", "value")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _drop_unless(
+    holder: dict[str, Any], key: str, path: str, ok: Any, expected: str, skipped: list[str]
+) -> None:
+    """Remove holder[key] (noting why) unless it is absent, null or passes `ok`."""
+    value = holder.get(key)
+    if value is not None and not ok(value):
+        skipped.append(f"{path}{key} is {_json_type(value)}, not {expected}")
+        del holder[key]
+
+
+def _strings(holder: dict[str, Any], keys: tuple[str, ...], path: str, skipped: list[str]) -> None:
+    for key in keys:
+        _drop_unless(holder, key, path, lambda v: isinstance(v, str), "a string", skipped)
+
+
+def _objects(
+    holder: dict[str, Any], key: str, path: str, skipped: list[str]
+) -> list[tuple[int, dict]]:
+    """holder[key] reduced to its object items (a non-array becomes []), each with its index
+    in the event as sent (so later notes name the right item); notes what went."""
+    value = holder.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        skipped.append(f"{path}{key} is {_json_type(value)}, not an array")
+        holder[key] = []
+        return []
+    kept = []
+    for index, item in enumerate(value):
+        if isinstance(item, dict):
+            kept.append((index, item))
+        else:
+            skipped.append(f"{path}{key}[{index}] is {_json_type(item)}, not an object")
+    holder[key] = [item for _, item in kept]
+    return kept
+
+
+def _clean(event: dict[str, Any]) -> list[str]:
+    """Make `event` (a private copy) hold only well-typed values in the fields read here."""
+    skipped: list[str] = []
+    _strings(event, _EVENT_STRINGS, "", skipped)
+    detail = event["detail"]
+    _strings(detail, _DETAIL_STRINGS, "detail.", skipped)
+    for index, container in _objects(detail, "containers", "detail.", skipped):
+        path = f"detail.containers[{index}]."
+        _strings(container, _CONTAINER_STRINGS, path, skipped)
+        _drop_unless(container, "exitCode", path, _is_int, "an integer", skipped)
+    _drop_unless(
+        detail, "overrides", "detail.", lambda v: isinstance(v, dict), "an object", skipped
+    )
+    overrides = detail.get("overrides") or {}
+    for index, override in _objects(overrides, "containerOverrides", "detail.overrides.", skipped):
+        path = f"detail.overrides.containerOverrides[{index}]."
+        for number, variable in _objects(override, "environment", path, skipped):
+            _strings(variable, _VARIABLE_STRINGS, f"{path}environment[{number}].", skipped)
+    return skipped
+
+
+def parse_event(raw: Any) -> tuple[dict[str, Any], list[str]]:
+    """(event, skipped): a copy of the event whose fields read here all have their documented
+    types, and one line per field left out because it did not (path and type, never its value).
+
+    Raises MalformedEventError only when nothing can be reported: not JSON, not an object, or
+    no 'detail' object.
+    """
     if isinstance(raw, str | bytes | bytearray):
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise MalformedEventError(f"event is not JSON ({exc.msg})") from None
     if not isinstance(raw, dict):
-        raise MalformedEventError(f"event is a {type(raw).__name__}, not a JSON object")
-    detail = raw.get("detail")
-    if not isinstance(detail, dict):
+        raise MalformedEventError(f"event is {_json_type(raw)}, not a JSON object")
+    if not isinstance(raw.get("detail"), dict):
         raise MalformedEventError("event has no 'detail' object")
-    containers = detail.get("containers", [])
-    if not isinstance(containers, list) or not all(isinstance(c, dict) for c in containers):
-        raise MalformedEventError("'detail.containers' is not a list of objects")
-    return raw
+    event = copy.deepcopy(raw)
+    return event, _clean(event)
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int subclass; a JSON true is not an exit code.
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _failed(exit_code: Any) -> bool:
-    # bool is an int subclass; a JSON true is not an exit code.
-    return isinstance(exit_code, int) and not isinstance(exit_code, bool) and exit_code > 0
+    return _is_int(exit_code) and exit_code > 0
 
 
 def reason_to_ignore(event: dict[str, Any], cluster_arn: str | None = None) -> str | None:
-    """None when the event deserves an alert, otherwise the reason to skip it.
+    """None when the event (from parse_event) deserves an alert, otherwise the reason to skip it.
 
     Mirrors the EventBridge rule (infra/template.yaml, TaskStoppedRule), so a widened rule or a
     hand-made test invocation cannot make the Lambda noisy.
@@ -137,11 +232,12 @@ def build_message(
     log_group: str | None,
     log_stream_prefix: str | None,
     prefect_state: str | None = None,
+    skipped: list[str] | None = None,
 ) -> str:
-    """The Slack text for a task that stopped badly.
+    """The Slack text for a task that stopped badly (the event as parse_event returns it).
 
     prefect_state is what the caller learned about the flow run ("Running", "unknown (...)") or
-    None when it did not ask.
+    None when it did not ask; skipped is parse_event's list of fields left out.
     """
     detail = event["detail"]
     task_arn = detail.get("taskArn") or "(unknown)"
@@ -183,4 +279,6 @@ def build_message(
             lines.append(f"Logs ({name}): {log_stream_url(region, log_group, stream)}")
         else:
             lines.append(f"Logs ({name}): log group not configured")
+    if skipped:
+        lines.append("Left out of this message (malformed in the event): " + "; ".join(skipped))
     return _slack_escape("\n".join(lines))

@@ -74,10 +74,12 @@ def handler(event: Any, context: Any) -> dict[str, str]:
     # when someone turns the function's log level up.
     logging.getLogger("botocore").setLevel(logging.WARNING)
     try:
-        event = parse_event(event)
+        event, skipped = parse_event(event)
     except MalformedEventError as exc:
         LOG.warning("ignored malformed event: %s", exc)
         return {"status": "ignored", "reason": str(exc)}
+    if skipped:
+        LOG.warning("event %s: left out malformed fields: %s", event.get("id"), "; ".join(skipped))
 
     reason = reason_to_ignore(event, os.environ.get("CLUSTER_ARN") or None)
     if reason:
@@ -106,6 +108,7 @@ def handler(event: Any, context: Any) -> dict[str, str]:
         log_group=os.environ.get("LOG_GROUP_NAME"),
         log_stream_prefix=os.environ.get("LOG_STREAM_PREFIX"),
         prefect_state=prefect_state,
+        skipped=skipped,
     )
     post_to_slack(read_secret(webhook_arn), text)
     LOG.info("alert sent to Slack for task %s", task_arn)
