@@ -78,10 +78,11 @@ def child(step: str, schema: str, folder: str, extra: dict | None = None) -> dic
 # -- steps, each run in its own process -----------------------------------------------------
 def step_demo(schema: str, employees: int, months: int) -> dict:
     from tasks.demo_data import DemoSpec, write_demo_data
+    from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
     started = time.perf_counter()
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         summary = write_demo_data(warehouse, DemoSpec(employees, months, 7, END_MONTH))
     return {"rows": summary.survey_rows, "seconds": time.perf_counter() - started}
 
@@ -94,7 +95,7 @@ def _fragments(warehouse) -> dict:
 
 def _scoring_sql(warehouse) -> tuple[str, dict]:
     """pulsewatch's scoring query: the feature month's snapshot joined to employees."""
-    from tasks.features import scoring_params
+    from tasks.dates import scoring_params
 
     return warehouse.sql("scoring_frame"), scoring_params(DAY)
 
@@ -102,7 +103,7 @@ def _scoring_sql(warehouse) -> tuple[str, dict]:
 def _naive_scoring_sql(warehouse) -> tuple[str, dict]:
     """The naive script's scoring query: the same features computed from the source tables
     (the same SQL as the snapshot build, joined to employees in one statement)."""
-    from tasks.features import feature_params, scoring_params
+    from tasks.dates import feature_params, scoring_params
 
     params = scoring_params(DAY)
     features = "WITH monthly AS ({monthly}) {current_features}".format(**_fragments(warehouse))
@@ -116,9 +117,10 @@ def step_prepare(schema: str, folder: str) -> dict:
     """The first night of a feature month: build its snapshot from the source rows."""
     from tasks.feature_store import forget_features, prepare_features
     from tasks.registry import ensure_result_tables
+    from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         ensure_result_tables(warehouse)
         forget_features(warehouse)
         started = time.perf_counter()
@@ -138,18 +140,20 @@ def step_prepare(schema: str, folder: str) -> dict:
 
 def step_forget_features(schema: str, folder: str) -> dict:
     from tasks.feature_store import forget_features
+    from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         forget_features(warehouse)
     return {}
 
 
 def step_read_pulsewatch(schema: str, folder: str) -> dict:
+    from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
     rows = 0
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         params = _scoring_sql(warehouse)[1]  # imports tasks.features (and prefect): untimed
         started = time.perf_counter()
         for frame in warehouse.stream("scoring_frame", params, 50_000):
@@ -169,9 +173,10 @@ def step_read_pulsewatch_serial(schema: str, folder: str) -> dict:
 def step_read_pandas(schema: str, folder: str) -> dict:
     import pandas as pd
 
+    from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         sql, params = _scoring_sql(warehouse)
         started = time.perf_counter()
         frame = pd.read_sql(sa.text(sql), warehouse.engine, params=params)
@@ -207,10 +212,11 @@ def _truncate_scores(warehouse) -> None:
 
 def step_write_pulsewatch(schema: str, folder: str) -> dict:
     from tasks.registry import ensure_result_tables
+    from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
     rows = _score_rows(LARGE)
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         ensure_result_tables(warehouse)
         _truncate_scores(warehouse)
         started = time.perf_counter()
@@ -223,11 +229,12 @@ def step_write_pulsewatch(schema: str, folder: str) -> dict:
 def step_write_psql(schema: str, folder: str) -> dict:
     import pyarrow.csv as pacsv
 
+    from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
     path = Path(folder, "scores.csv")
     pacsv.write_csv(_score_rows(LARGE), path, pacsv.WriteOptions(include_header=False))
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         _truncate_scores(warehouse)
     url = sa.make_url(PG_URL)
     started = time.perf_counter()
@@ -252,10 +259,11 @@ def step_write_psql(schema: str, folder: str) -> dict:
 
 
 def step_write_to_sql(schema: str, folder: str) -> dict:
+    from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
     frame = _score_rows(LARGE).to_pandas()
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         _truncate_scores(warehouse)
         started = time.perf_counter()
         frame.to_sql(
@@ -267,8 +275,7 @@ def step_write_to_sql(schema: str, folder: str) -> dict:
 def step_score_direct(schema: str, folder: str) -> dict:
     """The floor: fast read + predict + bulk write of the same rows, no orchestration (with
     the feature snapshot's check, or its build on the first night of a month)."""
-    from tasks.feature_store import prepare_features
-    from tasks.features import stream_scoring_frames
+    from tasks.feature_store import prepare_features, stream_scoring_frames
     from tasks.model_store import load_model, model_store
     from tasks.registry import read_champion
     from tasks.results import load_scores
@@ -276,10 +283,10 @@ def step_score_direct(schema: str, folder: str) -> dict:
     from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         _truncate_scores(warehouse)  # a night scores a new date: nothing to replace
     started = time.perf_counter()
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         champion = read_champion(warehouse)
         model = load_model(model_store(get_settings()), champion.stored)
         prepare_features(warehouse, DAY)
@@ -298,9 +305,10 @@ def step_score_direct(schema: str, folder: str) -> dict:
 
 def step_score_flow(schema: str, folder: str) -> dict:
     from flows.score import score_population
+    from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         _truncate_scores(warehouse)  # a night scores a new date: nothing to replace
     started = time.perf_counter()
     report = score_population(score_date=DAY, num_threads=THREADS)
@@ -340,10 +348,10 @@ def _naive(with_training: bool, results_table: bool = True) -> dict:
     from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         _truncate_scores(warehouse)  # the same empty table the flow starts from
     started = time.perf_counter()
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         engine = warehouse.engine
         if with_training:
             window = TrainingWindow.ending(DAY, 18)
@@ -417,13 +425,13 @@ def step_champion(schema: str, folder: str) -> dict:
     from tasks.registry import ensure_result_tables, record_model
     from tasks.settings import get_settings
     from tasks.training import TrainingConfig, fit_model
-    from tasks.warehouse import Warehouse, open_warehouse
+    from tasks.warehouse import open_warehouse, warehouse_for_url
 
-    with Warehouse(PG_URL, SMALL_SCHEMA) as small:
+    with warehouse_for_url(PG_URL, SMALL_SCHEMA) as small:
         frame = extract_training_frame(small, TrainingWindow.ending(DAY, 18))
     model = fit_model(frame, TrainingConfig(num_threads=THREADS), DAY)
     stored = save_model(model_store(get_settings()), model, "bench-champion")
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         ensure_result_tables(warehouse)
         record_model(
             warehouse,

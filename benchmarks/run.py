@@ -37,9 +37,9 @@ def _peak_rss_mb() -> float:
 def _child(kind: str, employees: int, folder: str) -> dict:
     """Run one measurement in this (child) process and return its numbers."""
     from tasks.demo_data import DemoSpec, write_demo_data
-    from tasks.warehouse import Warehouse
+    from tasks.warehouse import warehouse_for_url
 
-    warehouse = Warehouse(f"duckdb:///{folder}/w-{employees}.duckdb")
+    warehouse = warehouse_for_url(f"duckdb:///{folder}/w-{employees}.duckdb")
     spec = DemoSpec(employees=employees, months=24, seed=7, end_month=END_MONTH)
     if kind == "demo-data":
         started = time.perf_counter()
@@ -47,8 +47,7 @@ def _child(kind: str, employees: int, folder: str) -> dict:
         seconds = time.perf_counter() - started
         rows = summary.survey_rows + summary.employees
     else:
-        from tasks.feature_store import prepare_features
-        from tasks.features import stream_scoring_frames
+        from tasks.feature_store import prepare_features, stream_scoring_frames
         from tasks.model import PulseModel
         from tasks.registry import ensure_result_tables
         from tasks.scoring import score_to_file
@@ -93,9 +92,9 @@ def _measure(kind: str, employees: int, folder: str) -> dict:
 def _train_model(folder: str) -> None:
     from tasks.features import TrainingWindow, extract_training_frame
     from tasks.training import TrainingConfig, fit_model
-    from tasks.warehouse import Warehouse
+    from tasks.warehouse import warehouse_for_url
 
-    with Warehouse(f"duckdb:///{folder}/w-{SMALL}.duckdb") as warehouse:
+    with warehouse_for_url(f"duckdb:///{folder}/w-{SMALL}.duckdb") as warehouse:
         frame = extract_training_frame(warehouse, TrainingWindow.ending(date(2026, 11, 20), 18))
     model = fit_model(frame, TrainingConfig(), date(2026, 11, 20))
     Path(folder, "model.json").write_bytes(model.to_bytes())

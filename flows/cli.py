@@ -106,13 +106,13 @@ def demo_data(
     """Write synthetic source tables into the configured warehouse (replacing earlier demo data)."""
     from tasks.demo_data import DemoSpec, write_demo_data
     from tasks.settings import get_settings
-    from tasks.warehouse import Warehouse
+    from tasks.warehouse import open_warehouse
 
     _positive(employees, "--employees")
     if months < 2:
         raise PulsewatchError(f"--months: must be at least 2 (got {months})")
     spec = DemoSpec(employees, months, seed, _date(end_month, "--end-month"))
-    with Warehouse.from_settings(get_settings()) as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         summary = write_demo_data(warehouse, spec)
         where = warehouse.where()
     typer.echo(

@@ -23,6 +23,7 @@ from tasks.dates import date_range
 from tasks.errors import PulsewatchError
 from tasks.results import scored_dates
 from tasks.retries import IO_RETRIES
+from tasks.settings import get_settings
 from tasks.warehouse import open_warehouse
 
 Reprocess = Literal["missing", "all"]
@@ -112,7 +113,7 @@ def plan_backfill_task(start: date, end: date, reprocess: Reprocess) -> Backfill
     if reprocess == "missing":
         from tasks.registry import ensure_result_tables
 
-        with open_warehouse() as warehouse:
+        with open_warehouse(get_settings()) as warehouse:
             ensure_result_tables(warehouse)
             existing = scored_dates(warehouse, start, end)
     plan = plan_dates(start, end, reprocess, existing)

@@ -205,13 +205,13 @@ def write_demo_data(warehouse: Warehouse, spec: DemoSpec) -> DemoSummary:
     if spec.employees < 1 or spec.months < 2:
         raise ValueError("demo data needs at least 1 employee and 2 months")
     employees = rows = leavers = 0
-    with warehouse.engine.begin() as conn:
-        warehouse.ensure_schema(conn)
-        warehouse.execute_script(conn, "create_source_tables")
-        warehouse.execute_script(conn, "clear_source_tables")
+    with warehouse.transaction() as tx:
+        tx.ensure_schema()
+        tx.execute_script("create_source_tables")
+        tx.execute_script("clear_source_tables")
         for staff, responses in generate(spec):
-            employees += warehouse.bulk_insert(conn, "employees", staff)
-            rows += warehouse.bulk_insert(conn, "survey_responses", responses)
+            employees += tx.bulk_insert("employees", staff)
+            rows += tx.bulk_insert("survey_responses", responses)
             leavers += int(staff["left_on"].notna().sum())
     for table in SOURCE_TABLES:  # as a warehouse's loader would: fresh statistics for planning
         warehouse.analyze(table)

@@ -9,11 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from tasks.errors import PulsewatchError
 from tasks.settings import Settings, load_settings
-from tasks.warehouse import RESULT_TABLES, SOURCE_TABLES, Warehouse
+from tasks.warehouse import RESULT_TABLES, SOURCE_TABLES, open_warehouse, url_password
 
 
 @dataclass(frozen=True)
@@ -35,11 +33,7 @@ def _mask(text: str, settings: Settings) -> str:
         if secret is None:
             continue
         value = secret.get_secret_value()
-        password = (
-            sa.make_url(value).password
-            if "://" in value and secret is settings.warehouse_url
-            else None
-        )
+        password = url_password(value) if secret is settings.warehouse_url else None
         for needle in filter(None, (value, password)):
             text = text.replace(str(needle), "***")
     return text
@@ -80,13 +74,12 @@ def _alert_link_check(settings: Settings) -> Check:
 
 def _warehouse_checks(settings: Settings) -> list[Check]:
     try:
-        warehouse = Warehouse.from_settings(settings)
+        warehouse = open_warehouse(settings)
     except Exception as error:
         return [Check("warehouse", False, _first_line(error), "check PULSEWATCH_WAREHOUSE_URL")]
     with warehouse:
         try:
-            with warehouse.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
+            warehouse.ping()
         except Exception as error:
             return [
                 Check(

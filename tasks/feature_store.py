@@ -18,23 +18,27 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import sqlalchemy as sa
+import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
-from tasks.dates import feature_month_for
-from tasks.features import HISTORY_MONTHS, feature_params, feature_sql
+from tasks.contract import check_frame
+from tasks.dates import HISTORY_MONTHS, feature_month_for, feature_params, scoring_params
+from tasks.errors import WarehouseError
+from tasks.features import feature_sql
 from tasks.retries import IO_RETRIES
+from tasks.settings import get_settings
 from tasks.source_checks import (
     SourceWindow,
     check_duplicate_keys,
     fingerprint_of,
     profile_source,
 )
-from tasks.warehouse import Warehouse, friendly_errors, open_warehouse
+from tasks.warehouse import Transaction, Warehouse, friendly_errors, open_warehouse
 
 TABLE = "employee_features"
 
@@ -65,8 +69,9 @@ def snapshot_build_sql(warehouse: Warehouse) -> str:
     return warehouse.sql("feature_snapshot_insert", **feature_sql(warehouse))
 
 
-def _stored(warehouse: Warehouse, conn: sa.Connection, feature_month: date) -> dict | None:
-    rows = warehouse.fetch(conn, "feature_snapshot_read", {"feature_month": feature_month})
+def _stored(source: Warehouse | Transaction, feature_month: date) -> dict | None:
+    """The stored snapshot record of a month (read on its own, or inside a transaction)."""
+    rows = source.fetch("feature_snapshot_read", {"feature_month": feature_month})
     return dict(rows[0]) if rows else None
 
 
@@ -86,35 +91,34 @@ def prepare_features(
             fingerprint = source_fingerprint(warehouse, score_date)
         build_sql = snapshot_build_sql(warehouse)
         key = snapshot_key(build_sql, fingerprint)
-        with warehouse.engine.connect() as conn:
-            stored = _stored(warehouse, conn, month)
+        stored = _stored(warehouse, month)
         if stored and stored["source_fingerprint"] == key:
             return FeatureSnapshot(month, int(stored["n_employees"]), False, _since(started))
         check_duplicate_keys(warehouse, SourceWindow.for_scoring(score_date))
-        employees, built = _build(warehouse, month, build_sql, key, flow_run_id)
+        employees, built = _build(warehouse, month, key, flow_run_id)
         if built:
             warehouse.analyze(TABLE)
     return FeatureSnapshot(month, employees, built, _since(started))
 
 
 def _build(
-    warehouse: Warehouse, month: date, build_sql: str, key: str, flow_run_id: str | None
+    warehouse: Warehouse, month: date, key: str, flow_run_id: str | None
 ) -> tuple[int, bool]:
     """One transaction: lock the month, delete it, insert it, count it, record it. Returns the
     employees stored and whether this call built them (a concurrent run, e.g. two backfill
     dates of one month, may have built the same snapshot while this one waited for the lock)."""
     params = feature_params(month)
-    with warehouse.engine.begin() as conn:
-        warehouse.lock_partition(conn, TABLE, month.isoformat())
-        stored = _stored(warehouse, conn, month)
+    with warehouse.transaction() as tx:
+        tx.lock_partition(TABLE, month.isoformat())
+        stored = _stored(tx, month)
         if stored and stored["source_fingerprint"] == key:
             return int(stored["n_employees"]), False
-        warehouse.execute_script(conn, "feature_snapshot_delete", {"feature_month": month})
-        conn.execute(sa.text(build_sql), params)
-        count = warehouse.fetch(conn, "feature_snapshot_count", {"feature_month": month})
+        tx.execute_script("feature_snapshot_delete", {"feature_month": month})
+        # the statement snapshot_build_sql renders (its digest is in `key`)
+        tx.execute("feature_snapshot_insert", params, **feature_sql(warehouse))
+        count = tx.fetch("feature_snapshot_count", {"feature_month": month})
         employees = int(count[0]["n"])
-        warehouse.execute(
-            conn,
+        tx.execute(
             "feature_snapshot_record",
             {
                 "feature_month": month,
@@ -129,8 +133,24 @@ def _build(
 
 def forget_features(warehouse: Warehouse) -> None:
     """Drop every snapshot in one transaction; the next prepare_features rebuilds its month."""
-    with friendly_errors("forget features"), warehouse.engine.begin() as conn:
-        warehouse.execute_script(conn, "feature_snapshot_clear")
+    with friendly_errors("forget features"), warehouse.transaction() as tx:
+        tx.execute_script("feature_snapshot_clear")
+
+
+def stream_scoring_frames(
+    warehouse: Warehouse, score_date: date, chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    """Feature rows of every employee active on `score_date`, in checked chunks: the feature
+    month's snapshot (prepare_features builds it) joined to the employees."""
+    params = scoring_params(score_date)
+    if _stored(warehouse, params["feature_month"]) is None:
+        raise WarehouseError(
+            f"features of {params['feature_month']:%Y-%m} are not prepared in "
+            f"{warehouse.qualified(TABLE)}: run prepare_features first"
+        )
+    for frame in warehouse.stream("scoring_frame", params, chunk_rows):
+        if not frame.empty:
+            yield check_frame(frame, "scoring frame", labelled=False)
 
 
 def _since(started: float) -> float:
@@ -141,7 +161,7 @@ def _since(started: float) -> float:
 def prepare_features_task(score_date: date, fingerprint: str | None = None) -> FeatureSnapshot:
     from prefect.runtime import flow_run
 
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         snapshot = prepare_features(warehouse, score_date, flow_run.id, fingerprint)
     get_run_logger().info(
         "Features of %s for %d employees: %s in %.1f s (%d months of survey rows)",

@@ -1,16 +1,9 @@
-"""Extraction of feature frames (SQL in tasks/sql/) and the month arithmetic around them.
-
-Time rules (no leakage):
-- a score date D uses the features of the *feature month* M = first day of D's month minus one
-  month: the last survey month that is complete before D;
-- a model trained with cut-off D learns from feature months up to M - 1 month, whose labels
-  (what happened in the following month, at the latest M) are all known by D.
-"""
+"""Extraction of the training frame (SQL in tasks/sql/); the months it covers come from the
+calendar (tasks/dates.py: TrainingWindow), scoring frames from the feature store
+(tasks/feature_store.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
@@ -18,37 +11,19 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
 from tasks.contract import check_frame
-from tasks.dates import add_months, feature_month_for
+from tasks.dates import HISTORY_MONTHS, TrainingWindow
 from tasks.errors import DataContractError, WarehouseError
 from tasks.retries import IO_RETRIES
+from tasks.settings import get_settings
 from tasks.warehouse import SOURCE_TABLES, Warehouse, open_warehouse
 
-HISTORY_MONTHS = 6  # the longest trailing window in features.sql
-
-
-@dataclass(frozen=True)
-class TrainingWindow:
-    first_month: date  # first labelled feature month
-    last_month: date  # last labelled feature month
-    data_start_month: date  # first survey month read (history for trailing windows)
-    data_end_month: date  # last survey month read (labels of last_month)
-
-    @classmethod
-    def ending(cls, train_end_date: date, training_months: int) -> TrainingWindow:
-        if training_months < 2:
-            raise ValueError("training_months must be at least 2")
-        data_end = feature_month_for(train_end_date)
-        last = add_months(data_end, -1)
-        first = add_months(last, -(training_months - 1))
-        return cls(first, last, add_months(first, -HISTORY_MONTHS), data_end)
-
-    def params(self) -> dict[str, date]:
-        return {
-            "first_month": self.first_month,
-            "last_month": self.last_month,
-            "data_start_month": self.data_start_month,
-            "data_end_month": self.data_end_month,
-        }
+__all__ = [
+    "HISTORY_MONTHS",  # the calendar's, re-exported for callers of this module
+    "TrainingWindow",
+    "extract_training_frame",
+    "feature_sql",
+    "require_source_tables",
+]
 
 
 def feature_sql(warehouse: Warehouse) -> dict[str, str]:
@@ -77,47 +52,10 @@ def extract_training_frame(warehouse: Warehouse, window: TrainingWindow) -> pd.D
     return check_frame(frame, "training frame", labelled=True)
 
 
-def stream_scoring_frames(
-    warehouse: Warehouse, score_date: date, chunk_rows: int
-) -> Iterator[pd.DataFrame]:
-    """Feature rows of every employee active on `score_date`, in checked chunks. Reads the
-    feature month's snapshot (tasks/feature_store.py: prepare_features builds it)."""
-    params = scoring_params(score_date)
-    with warehouse.engine.connect() as conn:
-        prepared = warehouse.fetch(
-            conn, "feature_snapshot_read", {"feature_month": params["feature_month"]}
-        )
-    if not prepared:
-        raise WarehouseError(
-            f"features of {params['feature_month']:%Y-%m} are not prepared in "
-            f"{warehouse.qualified('employee_features')}: run prepare_features first"
-        )
-    for frame in warehouse.stream("scoring_frame", params, chunk_rows):
-        if not frame.empty:
-            yield check_frame(frame, "scoring frame", labelled=False)
-
-
-def scoring_params(score_date: date) -> dict[str, date]:
-    """Bound values of scoring_frame.sql for one score date."""
-    return {"score_date": score_date, "feature_month": feature_month_for(score_date)}
-
-
-def feature_params(feature_month: date) -> dict[str, date]:
-    """Bound values of current_features.sql (with monthly.sql) for one feature month."""
-    return {
-        "feature_month": feature_month,
-        "month_1": add_months(feature_month, -1),
-        "month_2": add_months(feature_month, -2),
-        "month_3": add_months(feature_month, -3),
-        "data_start_month": add_months(feature_month, -(HISTORY_MONTHS - 1)),
-        "data_end_month": feature_month,
-    }
-
-
 @task(name="extract-training-frame", persist_result=False, cache_policy=NONE, **IO_RETRIES)
 def extract_training_frame_task(train_end_date: date, training_months: int) -> pd.DataFrame:
     window = TrainingWindow.ending(train_end_date, training_months)
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         frame = extract_training_frame(warehouse, window)
     get_run_logger().info(
         "Extracted %d labelled rows (%d employees, months %s..%s, positive rate %.3f)",
@@ -132,5 +70,5 @@ def extract_training_frame_task(train_end_date: date, training_months: int) -> p
 
 @task(name="check-source-tables", **IO_RETRIES)
 def check_source_tables_task() -> None:
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         require_source_tables(warehouse)

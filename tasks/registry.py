@@ -23,7 +23,8 @@ from tasks.model import PulseModel
 from tasks.model_store import StoredModel
 from tasks.promotion import PromotionDecision, PromotionPolicy, decide
 from tasks.retries import IO_RETRIES
-from tasks.warehouse import Warehouse, friendly_errors, open_warehouse
+from tasks.settings import get_settings
+from tasks.warehouse import Transaction, Warehouse, friendly_errors, open_warehouse
 
 REGISTRY_LOCK = "champion"
 
@@ -57,13 +58,14 @@ class RegistryEntry:
 
 def ensure_result_tables(warehouse: Warehouse) -> None:
     """Create condition_scores and model_registry if they do not exist (idempotent)."""
-    with friendly_errors("create result tables"), warehouse.engine.begin() as conn:
-        warehouse.ensure_schema(conn)
-        warehouse.execute_script(conn, "create_result_tables")
+    with friendly_errors("create result tables"), warehouse.transaction() as tx:
+        tx.ensure_schema()
+        tx.execute_script("create_result_tables")
 
 
-def _champion(warehouse: Warehouse, conn) -> RegistryEntry | None:
-    rows = warehouse.fetch(conn, "registry_champions")
+def _champion(source: Warehouse | Transaction) -> RegistryEntry | None:
+    """The champion's row (read on its own, or inside the caller's transaction)."""
+    rows = source.fetch("registry_champions")
     if len(rows) > 1:
         versions = ", ".join(sorted(r["model_version"] for r in rows))
         raise PulsewatchError(f"model_registry has {len(rows)} champions ({versions}); keep one")
@@ -71,8 +73,8 @@ def _champion(warehouse: Warehouse, conn) -> RegistryEntry | None:
 
 
 def read_champion(warehouse: Warehouse) -> RegistryEntry | None:
-    with friendly_errors("read model_registry"), warehouse.engine.connect() as conn:
-        return _champion(warehouse, conn)
+    with friendly_errors("read model_registry"):
+        return _champion(warehouse)
 
 
 def training_needed(
@@ -113,9 +115,9 @@ def record_model(
         status=decision.status,
         flow_run_id=flow_run_id,
     )
-    with friendly_errors("write model_registry"), warehouse.engine.begin() as conn:
-        warehouse.lock_partition(conn, "model_registry", REGISTRY_LOCK)
-        current = _champion(warehouse, conn)
+    with friendly_errors("write model_registry"), warehouse.transaction() as tx:
+        tx.lock_partition("model_registry", REGISTRY_LOCK)
+        current = _champion(tx)
         current_version = current.model_version if current else None
         if current_version != expected_champion:
             raise PulsewatchError(
@@ -123,20 +125,20 @@ def record_model(
                 "trained; run training again"
             )
         if decision.promote and current is not None:
-            warehouse.execute(conn, "registry_retire_champion")
-        warehouse.execute(conn, "registry_insert", entry.__dict__)
+            tx.execute("registry_retire_champion")
+        tx.execute("registry_insert", entry.__dict__)
     return entry
 
 
 @task(name="ensure-result-tables", **IO_RETRIES)
 def ensure_result_tables_task() -> None:
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         ensure_result_tables(warehouse)
 
 
 @task(name="read-champion", cache_policy=NONE, **IO_RETRIES)
 def read_champion_task() -> RegistryEntry | None:
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         return read_champion(warehouse)
 
 
@@ -153,7 +155,7 @@ def promote_or_reject_task(
 
     decision = decide(model.metrics["auc"], champion_auc, policy)
     expected_champion = champion.model_version if champion else None
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         entry = record_model(warehouse, stored, model, decision, expected_champion, flow_run.id)
     logger = get_run_logger()
     if decision.promote:
@@ -165,7 +167,7 @@ def promote_or_reject_task(
 
 @task(name="check-champion-freshness", cache_policy=NONE, **IO_RETRIES)
 def training_needed_task(score_date: date, max_model_age_days: int, force: bool) -> bool:
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         champion = read_champion(warehouse)
     needed, reason = training_needed(champion, score_date, max_model_age_days)
     if force:
@@ -176,7 +178,7 @@ def training_needed_task(score_date: date, max_model_age_days: int, force: bool)
 
 @task(name="require-champion", cache_policy=NONE, **IO_RETRIES)
 def require_champion_task() -> RegistryEntry:
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         champion = read_champion(warehouse)
     if champion is None:
         raise NoChampionError(

@@ -136,9 +136,10 @@ def publish_training_report_task(
 def publish_scoring_report_task(
     scores: ScoreFile, written: int, champion: RegistryEntry
 ) -> ScoringReport:
+    from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         table, where = warehouse.qualified("condition_scores"), warehouse.where()
     report = ScoringReport(
         score_date=scores.score_date,

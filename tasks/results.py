@@ -14,6 +14,7 @@ from prefect.cache_policies import NONE
 
 from tasks.retries import IO_RETRIES
 from tasks.scoring import ScoreFile
+from tasks.settings import get_settings
 from tasks.warehouse import Warehouse, friendly_errors, open_warehouse
 
 BATCH_ROWS = 100_000
@@ -44,7 +45,7 @@ def scored_dates(warehouse: Warehouse, start: date, end: date) -> set[date]:
 
 @task(name="load-scores", cache_policy=NONE, **IO_RETRIES)
 def load_scores_task(scores: ScoreFile) -> int:
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         written = load_scores(warehouse, scores)
     Path(scores.path).unlink(missing_ok=True)
     get_run_logger().info("Loaded %d rows into condition_scores for %s", written, scores.score_date)

@@ -17,7 +17,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
 from tasks.errors import PulsewatchError
-from tasks.features import stream_scoring_frames
+from tasks.feature_store import stream_scoring_frames
 from tasks.model import PulseModel
 from tasks.registry import RegistryEntry
 from tasks.retries import IO_RETRIES
@@ -137,7 +137,7 @@ def score_population_task(
 
     run_id = flow_run.id
     path = Path(get_settings().work_dir) / f"scores-{score_date}-{run_id or 'local'}.parquet"
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         frames = stream_scoring_frames(warehouse, score_date, chunk_rows)
         result = score_to_file(
             frames, model, champion.model_version, score_date, run_id, path, num_threads

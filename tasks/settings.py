@@ -6,7 +6,6 @@ call :func:`get_settings` when a run starts.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -14,35 +13,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tasks.errors import ConfigError
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-WAREHOUSE_SCHEMES = {
-    "duckdb": "duckdb",
-    "postgresql": "postgresql",
-    "postgresql+psycopg2": "postgresql",
-    "redshift": "redshift",
-    "redshift+psycopg2": "redshift",
-}
+# The warehouse package owns the URL schemes and identifier rules; it never imports settings.
+from tasks.warehouse.names import IDENTIFIER, validate_identifier, warehouse_kind
+
+__all__ = ["IDENTIFIER", "Settings", "get_settings", "load_settings", "validate_identifier"]
 DEFAULT_WAREHOUSE_URL = "duckdb:///.pulsewatch/warehouse.duckdb"
 
 
-def validate_identifier(value: str, what: str) -> str:
-    """Refuse anything but a plain SQL identifier (it is later quoted by SQLAlchemy)."""
-    if not IDENTIFIER.fullmatch(value):
-        raise ValueError(f"{what} must match {IDENTIFIER.pattern} (got {value!r})")
-    return value
-
-
-def warehouse_kind(url: str) -> str:
-    """'duckdb' | 'postgresql' | 'redshift' for a SQLAlchemy URL, or ValueError."""
-    scheme = url.split("://", 1)[0] if "://" in url else ""
-    if scheme not in WAREHOUSE_SCHEMES:
-        known = ", ".join(sorted(WAREHOUSE_SCHEMES))
-        raise ValueError(f"unknown warehouse scheme {scheme!r}; expected one of: {known}")
-    return WAREHOUSE_SCHEMES[scheme]
-
-
 class Settings(BaseSettings):
-    """Every PULSEWATCH_* variable from DESIGN.md."""
+    """Every PULSEWATCH_* variable of ../shared/DESIGN.md (its external contract)."""
 
     model_config = SettingsConfigDict(
         env_prefix="PULSEWATCH_", env_file=".env", extra="ignore", populate_by_name=True

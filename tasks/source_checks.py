@@ -25,10 +25,10 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
-from tasks.dates import add_months, business_today, feature_month_for
+from tasks.dates import TrainingWindow, business_today, months_between, scoring_history
 from tasks.errors import DataContractError
-from tasks.features import HISTORY_MONTHS, TrainingWindow
 from tasks.retries import IO_RETRIES
+from tasks.settings import get_settings
 from tasks.warehouse import Warehouse, friendly_errors, open_warehouse
 
 # table -> column -> expected kind ("integer", "number", "date", "text")
@@ -59,7 +59,8 @@ PROBLEMS = {
 
 @dataclass(frozen=True)
 class SourceWindow:
-    """The survey months a run reads, and the date it runs for."""
+    """The survey months a run reads (the calendar's windows, tasks/dates.py), and the date it
+    runs for."""
 
     first_month: date
     last_month: date
@@ -67,8 +68,8 @@ class SourceWindow:
 
     @classmethod
     def for_scoring(cls, score_date: date) -> SourceWindow:
-        month = feature_month_for(score_date)
-        return cls(add_months(month, -(HISTORY_MONTHS - 1)), month, score_date)
+        first_month, last_month = scoring_history(score_date)
+        return cls(first_month, last_month, score_date)
 
     @classmethod
     def for_training(cls, train_end_date: date, training_months: int) -> SourceWindow:
@@ -88,11 +89,7 @@ class SourceWindow:
         return {**self.bounds(), "horizon": self.horizon(today)}
 
     def months(self) -> list[date]:
-        out, month = [], self.first_month
-        while month <= self.last_month:
-            out.append(month)
-            month = add_months(month, 1)
-        return out
+        return months_between(self.first_month, self.last_month)
 
 
 def _key(employee_id: object, month: object = None) -> str:
@@ -316,7 +313,7 @@ def check_source_data_task(as_of: date, training_months: int | None = None) -> s
         if training_months is not None
         else SourceWindow.for_scoring(as_of)
     )
-    with open_warehouse() as warehouse:
+    with open_warehouse(get_settings()) as warehouse:
         fingerprint = check_source_data(warehouse, window, duplicate_keys=not scoring)
     get_run_logger().info(
         "Source data passed the contract for months %s..%s", window.first_month, window.last_month

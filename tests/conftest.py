@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from tasks.demo_data import DemoSpec, write_demo_data
 from tasks.settings import get_settings
-from tasks.warehouse import Warehouse
+from tasks.warehouse import Warehouse, warehouse_for_url
 
 POSTGRES_URL = os.environ.get(
     "PULSEWATCH_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -41,7 +41,7 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 @pytest.fixture
 def duck(tmp_path: Path) -> Iterator[Warehouse]:
-    warehouse = Warehouse(f"duckdb:///{tmp_path}/warehouse.duckdb")
+    warehouse = warehouse_for_url(f"duckdb:///{tmp_path}/warehouse.duckdb")
     yield warehouse
     warehouse.close()
 
@@ -89,7 +89,7 @@ def pg(postgres_schema: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wareho
     monkeypatch.setenv("PULSEWATCH_WAREHOUSE_URL", POSTGRES_URL)
     monkeypatch.setenv("PULSEWATCH_SCHEMA", postgres_schema)
     get_settings.cache_clear()
-    warehouse = Warehouse(POSTGRES_URL, postgres_schema)
+    warehouse = warehouse_for_url(POSTGRES_URL, postgres_schema)
     with warehouse.engine.begin() as conn:
         for table in ("condition_scores", "model_registry", "survey_responses", "employees"):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {warehouse.qualified(table)}"))

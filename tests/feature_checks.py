@@ -16,8 +16,9 @@ from tasks.feature_store import (
     snapshot_build_sql,
     snapshot_key,
     source_fingerprint,
+    stream_scoring_frames,
 )
-from tasks.features import TrainingWindow, extract_training_frame, stream_scoring_frames
+from tasks.features import TrainingWindow, extract_training_frame
 from tasks.registry import ensure_result_tables
 from tasks.warehouse import Warehouse
 from tests import sql_cases
@@ -163,8 +164,7 @@ def _set_score(warehouse: Warehouse, employee: int, month: str, column: str, val
 
 
 def _stored_key(warehouse: Warehouse, month: date) -> str:
-    with warehouse.engine.connect() as conn:
-        rows = warehouse.fetch(conn, "feature_snapshot_read", {"feature_month": month})
+    rows = warehouse.fetch("feature_snapshot_read", {"feature_month": month})
     return rows[0]["source_fingerprint"]
 
 

@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from tasks.warehouse.redshift_io import RedshiftIO, copy_sql, unload_sql
+from tasks.warehouse.redshift_io import RedshiftWarehouse, copy_sql, unload_sql
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -26,14 +26,14 @@ def _split(uri: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-class PostgresEmulatedRedshift(RedshiftIO):
+class PostgresEmulatedRedshift(RedshiftWarehouse):
     def __init__(self, *args, fail_copy: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.statements: list[str] = []
         self.fail_copy = fail_copy
 
     def run_copy(self, conn: sa.Connection, stage_table: str, uri: str) -> None:
-        self.statements.append(copy_sql(stage_table, uri, self.iam_role))
+        self.statements.append(copy_sql(stage_table, uri, self.iam_role or ""))
         if self.fail_copy:
             raise RuntimeError("S3ServiceException: simulated COPY failure")
         s3 = boto3.client("s3")
@@ -50,7 +50,7 @@ class PostgresEmulatedRedshift(RedshiftIO):
             cursor.copy_expert(f"COPY {stage_table} FROM STDIN WITH (FORMAT csv)", buffer)
 
     def run_unload(self, conn: sa.Connection, query: str, uri: str) -> None:
-        self.statements.append(unload_sql(query, uri, self.iam_role))
+        self.statements.append(unload_sql(query, uri, self.iam_role or ""))
         result = conn.execute(sa.text(query))
         frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         s3 = boto3.client("s3")

@@ -57,12 +57,12 @@ def responses() -> pd.DataFrame:
 
 
 def load(warehouse: Warehouse, survey: pd.DataFrame | None = None) -> None:
-    with warehouse.engine.begin() as conn:
-        warehouse.ensure_schema(conn)
-        warehouse.execute_script(conn, "create_source_tables")
-        warehouse.execute_script(conn, "clear_source_tables")
-        warehouse.bulk_insert(conn, "employees", EMPLOYEES)
-        warehouse.bulk_insert(conn, "survey_responses", responses() if survey is None else survey)
+    with warehouse.transaction() as tx:
+        tx.ensure_schema()
+        tx.execute_script("create_source_tables")
+        tx.execute_script("clear_source_tables")
+        tx.bulk_insert("employees", EMPLOYEES)
+        tx.bulk_insert("survey_responses", responses() if survey is None else survey)
 
 
 TRAIN_END = date(2026, 7, 5)  # data up to 2026-06; labelled feature months up to 2026-05

@@ -1,13 +1,19 @@
-"""The Warehouse: engine, names, SQL rendering, and dispatch to each dialect's fast paths.
+"""The base Warehouse: engine, names, SQL rendering, transactions and the partition-write template.
 
 Three warehouses share one SQL dialect subset (tasks/sql/); what differs lives beside this
-module, one file per kind:
+module, one subclass per kind, which owns its fast paths and its locks:
 
-| kind       | bulk write (replace a partition)                 | streamed read                  |
-|------------|--------------------------------------------------|--------------------------------|
-| duckdb     | INSERT … SELECT from a registered Arrow table    | Arrow record batches           |
-| postgresql | ADBC ingest (binary COPY) in one transaction     | ADBC (COPY TO STDOUT) batches  |
-| redshift   | Parquet on S3 → COPY into a temp table → swap    | UNLOAD to S3 Parquet → pyarrow |
+| class             | bulk write (replace a partition)              | streamed read               |
+|-------------------|-----------------------------------------------|-----------------------------|
+| DuckDBWarehouse   | INSERT … SELECT from a registered Arrow table | Arrow record batches        |
+| PostgresWarehouse | ADBC ingest (binary COPY) in one transaction  | ADBC (COPY TO STDOUT)       |
+| RedshiftWarehouse | Parquet on S3 → COPY into a temp table → swap | UNLOAD to S3 Parquet        |
+
+tasks/warehouse/factory.py picks the class from the URL's scheme. This module never imports a
+dialect module; each dialect module imports from it.
+
+Steps outside this package never see SQLAlchemy: they call the warehouse's methods, or open
+`warehouse.transaction()` and run named statements (tasks/sql/<name>.sql) on the handle it yields.
 
 Nothing here reflects the catalog: sqlalchemy-redshift's reflection fails on PostgreSQL and is
 slow on Redshift, so table presence is probed with a zero-row SELECT instead.
@@ -20,8 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from importlib import resources
-from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -29,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from tasks.errors import LoadVerificationError, WarehouseError
-from tasks.settings import Settings, validate_identifier, warehouse_kind
+from tasks.warehouse.names import validate_identifier
 
 TABLES = (
     "employees",
@@ -74,6 +79,11 @@ def url_from_block(block_name: str) -> str:
     info = connector.connection_info
     url = info.create_url() if hasattr(info, "create_url") else sa.make_url(str(info))
     return url.render_as_string(hide_password=False)
+
+
+def url_password(url: str) -> str | None:
+    """The password a warehouse URL carries (to mask it in messages), or None."""
+    return sa.make_url(url).password if "://" in url else None
 
 
 def first_line(error: BaseException) -> str:
@@ -145,49 +155,124 @@ def as_arrow(batch: Batch) -> pa.Table:
     return batch
 
 
-class Warehouse:
-    """Engine plus dialect-specific bulk paths for one run. Create per run; close when done."""
+def verify_count(
+    table: str, column: str, value: Any, written: int, stored: int, expected: int | None
+) -> None:
+    """Raise (so the caller's transaction rolls back) unless the stored count is right."""
+    if stored != written or (expected is not None and stored != expected):
+        raise LoadVerificationError(
+            f"{table} {column}={value}: wrote {written} rows, {stored} stored, "
+            f"{expected if expected is not None else written} expected; rolled back"
+        )
 
-    def __init__(
-        self,
+
+def _binds(clause: sa.TextClause, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The values of `params` the statement names (a script's statements name different ones)."""
+    return {k: v for k, v in (params or {}).items() if k in clause._bindparams}
+
+
+class Transaction:
+    """One open warehouse transaction, as steps see it: named statements (tasks/sql/), partition
+    locks and bulk inserts, all committed together when the `with` block ends (rolled back if it
+    raises). Yielded by `Warehouse.transaction()`."""
+
+    def __init__(self, warehouse: Warehouse, connection: sa.Connection) -> None:
+        self.warehouse = warehouse
+        self.connection = connection  # for the warehouse package's own dialect code
+
+    def fetch(
+        self, name: str, params: Mapping[str, Any] | None = None, **fragments: str
+    ) -> list[Mapping[Any, Any]]:
+        """Rows of a small query, as mappings of column name to value."""
+        clause = sa.text(self.warehouse.sql(name, **fragments))
+        return list(self.connection.execute(clause, dict(params or {})).mappings())
+
+    def execute(self, name: str, params: Mapping[str, Any] | None = None, **fragments: str) -> None:
+        clause = sa.text(self.warehouse.sql(name, **fragments))
+        self.connection.execute(clause, dict(params or {}))
+
+    def execute_script(
+        self, name: str, params: Mapping[str, Any] | None = None, **fragments: str
+    ) -> None:
+        """Run each statement of tasks/sql/<name>.sql (with the binds each one names)."""
+        for statement in split_statements(self.warehouse.sql(name, **fragments)):
+            clause = sa.text(statement)
+            self.connection.execute(clause, _binds(clause, params))
+
+    def ensure_schema(self) -> None:
+        """CREATE SCHEMA IF NOT EXISTS for the warehouse's schema (none configured: nothing)."""
+        if self.warehouse.schema:
+            quoted = self.warehouse.engine.dialect.identifier_preparer.quote_schema(
+                self.warehouse.schema
+            )
+            self.connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+
+    def lock_partition(self, table: str, key: object) -> None:
+        """Serialise writers of one logical partition until this transaction ends."""
+        self.warehouse._lock(self.connection, table, key)
+
+    def bulk_insert(self, table: str, batch: Batch) -> int:
+        """Append rows (columns named as in the table). Used for demo data and fixtures;
+        results go through Warehouse.replace_partition."""
+        rows = as_arrow(batch)
+        if rows.num_rows == 0:
+            return 0
+        self.warehouse._bulk_insert(self.connection, table, rows)
+        return rows.num_rows
+
+
+class PartitionWrite:
+    """The steps of one partition's replacement, in one transaction, as the template in
+    Warehouse.replace_partition runs them: lock, delete, append, count. This one runs them on
+    a SQLAlchemy transaction; a dialect whose bulk path uses another connection (PostgreSQL:
+    ADBC) brings its own."""
+
+    def __init__(self, tx: Transaction, table: str, column: str, value: Any) -> None:
+        self.tx, self.table, self.column, self.value = tx, table, column, value
+        self.warehouse = tx.warehouse
+
+    def lock(self) -> None:
+        self.tx.lock_partition(self.table, self.value)
+
+    def delete(self) -> None:
+        sql = self.warehouse.partition_sql("partition_delete", self.table, self.column)
+        self.tx.connection.execute(sa.text(sql), {"value": self.value})
+
+    def append(self, staged: Any) -> int:
+        return self.warehouse._append_partition(self.tx, self.table, staged)
+
+    def count(self) -> int:
+        sql = self.warehouse.partition_sql("partition_count", self.table, self.column)
+        return int(self.tx.connection.execute(sa.text(sql), {"value": self.value}).scalar_one())
+
+
+class Warehouse:
+    """Engine plus the shared SQL paths for one run. Create per run (tasks/warehouse/factory.py
+    picks the subclass); close when done. Subclasses own their fast paths: `_stream`,
+    `_bulk_insert`, `_append_partition` (and `_staged` / `_partition_write` where the bulk write
+    needs them) and `_lock`."""
+
+    kind: ClassVar[str] = "warehouse"  # a plain name, for messages
+    default_schema: ClassVar[str] = "public"
+
+    def __init__(self, url: str, schema: str | None = None) -> None:
+        self.schema = validate_identifier(schema, "schema") if schema else None
+        self.engine = self._create_engine(url)
+
+    @classmethod
+    def open(
+        cls,
         url: str,
         schema: str | None = None,
         *,
         s3_staging: str | None = None,
         iam_role: str | None = None,
-    ) -> None:
-        self.kind = warehouse_kind(url)
-        self.schema = validate_identifier(schema, "schema") if schema else None
-        self.engine = self._create_engine(url)
-        self.redshift = None
-        if self.kind == "redshift":
-            from tasks.warehouse.redshift_io import RedshiftIO
-
-            self.redshift = RedshiftIO(self, s3_staging, iam_role)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Warehouse:
-        if settings.warehouse_block:
-            url = url_from_block(settings.warehouse_block)
-        else:
-            url = settings.warehouse_url.get_secret_value()
-        return cls(
-            url,
-            settings.warehouse_schema,
-            s3_staging=settings.s3_staging,
-            iam_role=settings.redshift_iam_role,
-        )
+    ) -> Warehouse:
+        """The factory's constructor: staging options concern only a warehouse that stages
+        bulk data through S3 (Redshift); the others ignore them."""
+        return cls(url, schema)
 
     def _create_engine(self, url: str) -> sa.Engine:
-        if self.kind == "duckdb":
-            database = sa.make_url(url).database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-            return sa.create_engine(url)
-        if self.kind == "redshift":
-            from tasks.warehouse.redshift_io import create_redshift_engine
-
-            return create_redshift_engine(url)
         return sa.create_engine(url, pool_pre_ping=True)
 
     def close(self) -> None:
@@ -221,35 +306,45 @@ class Warehouse:
         names.update(fragments)
         return load_sql(name).format_map(names)
 
+    def partition_sql(self, name: str, table: str, column: str) -> str:
+        return self.sql(name, table=self.qualified(table), column=self.quote(column))
+
     def where(self) -> str:
         """Human name of the warehouse location, without credentials."""
+        return f"{self.kind}:{self._location()} schema {self.schema or self.default_schema}"
+
+    def _location(self) -> str:
         url = self.engine.url
-        location = url.database if self.kind == "duckdb" else f"{url.host}/{url.database}"
-        return f"{self.kind}:{location} schema {self.schema or self.default_schema}"
+        return f"{url.host}/{url.database}"
 
-    @property
-    def default_schema(self) -> str:
-        return "main" if self.kind == "duckdb" else "public"
+    def lock_key(self, table: str, key: object) -> str:
+        """Name of a partition's advisory lock. Advisory locks are per database, so the schema
+        is part of the name: writers of the same date in two schemas do not wait for each other."""
+        return f"{self.schema or self.default_schema}.{table}:{key}"
 
-    # -- DDL and small statements -----------------------------------------------------------
-    def execute_script(
-        self,
-        conn: sa.Connection,
-        name: str,
-        params: Mapping[str, Any] | None = None,
-        **fragments: str,
-    ) -> None:
-        """Run each statement of tasks/sql/<name>.sql (with the binds each one names)."""
-        for statement in split_statements(self.sql(name, **fragments)):
-            clause = sa.text(statement)
-            conn.execute(
-                clause, {k: v for k, v in (params or {}).items() if k in clause._bindparams}
-            )
+    # -- transactions and small statements ---------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with self.engine.begin() as connection:
+            yield Transaction(self, connection)
 
-    def ensure_schema(self, conn: sa.Connection) -> None:
-        if self.schema:
-            quoted = self.engine.dialect.identifier_preparer.quote_schema(self.schema)
-            conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+    def fetch(
+        self, name: str, params: Mapping[str, Any] | None = None, **fragments: str
+    ) -> list[Mapping[Any, Any]]:
+        """Rows of a small read-only query, on a connection of its own."""
+        with self.engine.connect() as connection:
+            return Transaction(self, connection).fetch(name, params, **fragments)
+
+    def execute(self, name: str, params: Mapping[str, Any] | None = None, **fragments: str) -> None:
+        """One statement in a transaction of its own."""
+        with self.transaction() as tx:
+            tx.execute(name, params, **fragments)
+
+    def ping(self) -> None:
+        """Connect and run `SELECT 1`; raises the driver's error if the warehouse is unreachable."""
+        with self.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
 
     def table_exists(self, table: str) -> bool:
         """Probe with a zero-row SELECT (no catalog reflection). A failure to connect is raised
@@ -263,16 +358,15 @@ class Warehouse:
                     return False
                 raise
 
-    def fetch(
-        self, conn: sa.Connection, name: str, params: Mapping[str, Any] | None = None
-    ) -> list[sa.RowMapping]:
-        """Rows of a small query, inside the caller's transaction."""
-        return list(conn.execute(sa.text(self.sql(name)), dict(params or {})).mappings())
+    def analyze(self, table: str) -> None:
+        """Refresh the planner's statistics of a table after a bulk INSERT … SELECT (PostgreSQL
+        would otherwise plan the next join on stale estimates until autovacuum comes by;
+        Redshift analyses after COPY but not after INSERT … SELECT)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.text(f"ANALYZE {self.qualified(table)}"))
 
-    def execute(
-        self, conn: sa.Connection, name: str, params: Mapping[str, Any] | None = None
-    ) -> None:
-        conn.execute(sa.text(self.sql(name)), dict(params or {}))
+    def _lock(self, conn: sa.Connection, table: str, key: object) -> None:
+        raise NotImplementedError
 
     # -- reads -------------------------------------------------------------------------------
     def read(
@@ -294,21 +388,10 @@ class Warehouse:
         Memory is bounded by the chunk (and the driver's batch), not by the result size."""
         sql, values = self.sql(name, **fragments), dict(params or {})
         with friendly_errors(f"query {name}"):
-            if self.kind == "duckdb":
-                from tasks.warehouse import duckdb_io
+            yield from self._stream(name, sql, values, chunk_rows)
 
-                yield from duckdb_io.stream(self, sql, values, chunk_rows)
-            elif self.kind == "postgresql":
-                from tasks.warehouse import postgres_io
-
-                yield from postgres_io.stream(self, name, sql, values, chunk_rows)
-            elif self.redshift is not None and self.redshift.staging is not None:
-                yield from self.redshift.stream(sql, values, chunk_rows)
-            else:
-                yield from self._stream_cursor(sql, values, chunk_rows)
-
-    def _stream_cursor(self, sql: str, params: dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
-        """Server-side cursor in partitions: the fallback when no faster path applies."""
+    def _stream(self, name: str, sql: str, params: dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        """Server-side cursor in partitions: the path when no faster one applies."""
         with self.engine.connect() as conn:
             options = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows)
             result = options.execute(sa.text(sql), params)
@@ -321,25 +404,10 @@ class Warehouse:
                 yield pd.DataFrame(columns=columns)
 
     # -- writes ------------------------------------------------------------------------------
-    def bulk_insert(self, conn: sa.Connection, table: str, batch: Batch) -> int:
-        """Append rows (columns named as in the table) inside the caller's SQLAlchemy
-        transaction. Used for demo data and fixtures; results go through replace_partition."""
-        rows = len(batch) if isinstance(batch, pd.DataFrame) else batch.num_rows
-        if rows == 0:
-            return 0
-        if self.kind == "duckdb":
-            from tasks.warehouse import duckdb_io
-
-            duckdb_io.insert(self, conn, table, as_arrow(batch))
-        elif self.kind == "postgresql":
-            from tasks.warehouse import postgres_io
-
-            postgres_io.copy_csv(self, conn, table, as_arrow(batch))
-        else:
-            raise WarehouseError(
-                "writing source tables is only supported on local warehouses (duckdb, postgresql)"
-            )
-        return rows
+    def _bulk_insert(self, conn: sa.Connection, table: str, rows: pa.Table) -> None:
+        raise WarehouseError(
+            "writing source tables is only supported on local warehouses (duckdb, postgresql)"
+        )
 
     def replace_partition(
         self,
@@ -354,66 +422,34 @@ class Warehouse:
         Lock the partition, delete it, append the batches, check the count; any failure rolls
         back and leaves the previous rows in place. Returns the number of rows written.
         """
-        with friendly_errors(f"write {table}"):
-            if self.kind == "postgresql":
-                from tasks.warehouse import postgres_io
-
-                written = postgres_io.replace_partition(
-                    self, table, column, value, batches, expected_rows
-                )
-            elif self.redshift is not None:
-                written = self.redshift.replace_partition(
-                    table, column, value, batches, expected_rows
-                )
-            else:
-                from tasks.warehouse import duckdb_io
-
-                written = duckdb_io.replace_partition(
-                    self, table, column, value, batches, expected_rows
-                )
+        with (
+            friendly_errors(f"write {table}"),
+            self._staged(table, value, batches) as staged,
+            self._partition_write(table, column, value) as write,
+        ):
+            write.lock()
+            write.delete()
+            written = write.append(staged)
+            verify_count(table, column, value, written, write.count(), expected_rows)
         return written
 
-    def analyze(self, table: str) -> None:
-        """Refresh the planner's statistics of a table after a bulk INSERT … SELECT (PostgreSQL
-        would otherwise plan the next join on stale estimates until autovacuum comes by;
-        Redshift analyses after COPY but not after INSERT … SELECT). DuckDB needs none."""
-        if self.kind in ("postgresql", "redshift"):
-            with self.engine.begin() as conn:
-                conn.execute(sa.text(f"ANALYZE {self.qualified(table)}"))
+    @contextmanager
+    def _staged(self, table: str, value: Any, batches: Iterable[Batch]) -> Iterator[Any]:
+        """Where the batches wait before the write's transaction opens: nowhere by default
+        (they stream into it); a warehouse that loads from staged files uploads them here."""
+        yield batches
 
-    def lock_key(self, table: str, key: object) -> str:
-        """Name of a partition's advisory lock. Advisory locks are per database, so the schema
-        is part of the name: writers of the same date in two schemas do not wait for each other."""
-        return f"{self.schema or self.default_schema}.{table}:{key}"
+    @contextmanager
+    def _partition_write(self, table: str, column: str, value: Any) -> Iterator[PartitionWrite]:
+        with self.transaction() as tx:
+            yield PartitionWrite(tx, table, column, value)
 
-    def lock_partition(self, conn: sa.Connection, table: str, key: str) -> None:
-        """Serialise writers of one logical partition until the SQLAlchemy transaction ends."""
-        if self.kind == "postgresql":
-            conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                {"key": self.lock_key(table, key)},
-            )
-        elif self.kind == "redshift":
-            conn.execute(sa.text(f"LOCK {self.qualified(table)}"))
-        # DuckDB: one writing process per file; conflicting transactions abort on commit.
-
-    def partition_sql(self, name: str, table: str, column: str) -> str:
-        return self.sql(name, table=self.qualified(table), column=self.quote(column))
-
-
-def verify_count(
-    table: str, column: str, value: Any, written: int, stored: int, expected: int | None
-) -> None:
-    """Raise (so the caller's transaction rolls back) unless the stored count is right."""
-    if stored != written or (expected is not None and stored != expected):
-        raise LoadVerificationError(
-            f"{table} {column}={value}: wrote {written} rows, {stored} stored, "
-            f"{expected if expected is not None else written} expected; rolled back"
-        )
-
-
-def open_warehouse() -> Warehouse:
-    """The warehouse of the current configuration (one engine per run; close it after use)."""
-    from tasks.settings import get_settings
-
-    return Warehouse.from_settings(get_settings())
+    def _append_partition(self, tx: Transaction, table: str, staged: Any) -> int:
+        """Append the staged batches inside the write's transaction; returns the rows written."""
+        written = 0
+        for batch in staged:
+            rows = as_arrow(batch)
+            if rows.num_rows:
+                self._bulk_insert(tx.connection, table, rows)
+                written += rows.num_rows
+        return written

@@ -3,66 +3,58 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from tasks.warehouse.core import Batch, as_arrow, driver_connection, positional, verify_count
-
-if TYPE_CHECKING:
-    from tasks.warehouse.core import Warehouse
+from tasks.warehouse.core import Warehouse, driver_connection, positional
 
 
-def stream(warehouse: Warehouse, sql: str, params: dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    query, values = positional(sql, params, warehouse.engine.dialect)
-    with warehouse.engine.connect() as conn:
+class DuckDBWarehouse(Warehouse):
+    kind: ClassVar[str] = "duckdb"
+    default_schema: ClassVar[str] = "main"
+
+    def _create_engine(self, url: str) -> sa.Engine:
+        database = sa.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        return sa.create_engine(url)
+
+    def _location(self) -> str:
+        return str(self.engine.url.database)
+
+    def _lock(self, conn: sa.Connection, table: str, key: object) -> None:
+        """No lock: DuckDB allows one writing process per file, and conflicting transactions
+        inside it abort on commit."""
+
+    def analyze(self, table: str) -> None:
+        """DuckDB keeps its statistics up to date by itself."""
+
+    def _stream(self, name: str, sql: str, params: dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        query, values = positional(sql, params, self.engine.dialect)
+        with self.engine.connect() as conn:
+            raw = driver_connection(conn)
+            reader = raw.sql(query, params=values or None).to_arrow_reader(chunk_rows)
+            empty = True
+            for batch in reader:
+                empty = False
+                yield batch.to_pandas()
+            if empty:
+                yield reader.schema.empty_table().to_pandas()
+
+    def _bulk_insert(self, conn: sa.Connection, table: str, rows: pa.Table) -> None:
+        """INSERT … SELECT from the Arrow table registered as a view (zero-copy scan)."""
         raw = driver_connection(conn)
-        reader = raw.sql(query, params=values or None).to_arrow_reader(chunk_rows)
-        empty = True
-        for batch in reader:
-            empty = False
-            yield batch.to_pandas()
-        if empty:
-            yield reader.schema.empty_table().to_pandas()
-
-
-def insert(warehouse: Warehouse, conn: sa.Connection, table: str, rows: pa.Table) -> None:
-    """INSERT … SELECT from the Arrow table registered as a view (zero-copy scan)."""
-    raw = driver_connection(conn)
-    view = f"pw_stage_{uuid.uuid4().hex}"
-    columns = ", ".join(warehouse.quote(c) for c in rows.column_names)
-    raw.register(view, rows)
-    try:
-        conn.exec_driver_sql(
-            f"INSERT INTO {warehouse.qualified(table)} ({columns}) SELECT {columns} FROM {view}"
-        )
-    finally:
-        raw.unregister(view)
-
-
-def replace_partition(
-    warehouse: Warehouse,
-    table: str,
-    column: str,
-    value: Any,
-    batches: Iterable[Batch],
-    expected: int | None,
-) -> int:
-    """One transaction: delete, insert, count. DuckDB allows one writing process per file, and
-    conflicting transactions inside it abort on commit, so no explicit lock is needed."""
-    with warehouse.engine.begin() as conn:
-        params = {"value": value}
-        conn.execute(sa.text(warehouse.partition_sql("partition_delete", table, column)), params)
-        written = 0
-        for batch in batches:
-            rows = as_arrow(batch)
-            if rows.num_rows:
-                insert(warehouse, conn, table, rows)
-                written += rows.num_rows
-        count = warehouse.partition_sql("partition_count", table, column)
-        stored = int(conn.execute(sa.text(count), params).scalar_one())
-        verify_count(table, column, value, written, stored, expected)
-    return written
+        view = f"pw_stage_{uuid.uuid4().hex}"
+        columns = ", ".join(self.quote(c) for c in rows.column_names)
+        raw.register(view, rows)
+        try:
+            conn.exec_driver_sql(
+                f"INSERT INTO {self.qualified(table)} ({columns}) SELECT {columns} FROM {view}"
+            )
+        finally:
+            raw.unregister(view)

@@ -13,7 +13,8 @@ import io
 import itertools
 import urllib.parse
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import Any, ClassVar
 
 import pandas as pd
 import pyarrow as pa
@@ -23,15 +24,13 @@ from sqlalchemy.dialects.postgresql import psycopg2 as pg_dialect
 
 from tasks.warehouse.core import (
     Batch,
+    PartitionWrite,
+    Warehouse,
     as_arrow,
     driver_connection,
     literal_sql,
     positional,
-    verify_count,
 )
-
-if TYPE_CHECKING:
-    from tasks.warehouse.core import Warehouse
 
 BATCH_HINT_BYTES = 8 * 1024 * 1024  # ADBC result batches of about 8 MiB
 # Reads that may run as a parallel plan (sql/postgres_parallel_read.sql): the scoring frame, a
@@ -76,37 +75,6 @@ def plan_read(warehouse: Warehouse, cursor: Any, name: str) -> None:
         cursor.fetchall()
 
 
-def stream(
-    warehouse: Warehouse, name: str, sql: str, params: dict, chunk_rows: int
-) -> Iterator[pd.DataFrame]:
-    query = literal_sql(sql, params, warehouse.engine.dialect)
-    with connect(warehouse) as conn, conn.cursor() as cursor:
-        cursor.adbc_statement.set_options(
-            **{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_HINT_BYTES)}
-        )
-        plan_read(warehouse, cursor, name)
-        cursor.execute(query)
-        yield from rechunk(cursor.fetch_record_batch(), chunk_rows)
-
-
-def copy_csv(warehouse: Warehouse, conn: sa.Connection, table: str, rows: pa.Table) -> None:
-    """COPY FROM STDIN inside the caller's SQLAlchemy transaction (CSV written by Arrow's
-    C++ writer); used for demo data, where the write shares a transaction with DDL."""
-    columns = ", ".join(warehouse.quote(c) for c in rows.column_names)
-    copy = f"COPY {warehouse.qualified(table)} ({columns}) FROM STDIN WITH (FORMAT csv)"
-    cursor = driver_connection(conn).cursor()
-    try:
-        for batch in rows.to_batches(max_chunksize=200_000):
-            buffer = io.BytesIO()
-            pacsv.write_csv(
-                pa.Table.from_batches([batch]), buffer, pacsv.WriteOptions(include_header=False)
-            )
-            buffer.seek(0)
-            cursor.copy_expert(copy, buffer)
-    finally:
-        cursor.close()
-
-
 class _Counter:
     """What the Arrow stream saw: rows passed to COPY, and the error that ended it early."""
 
@@ -136,46 +104,102 @@ def _one_stream(batches: Iterable[Batch], counter: _Counter) -> pa.RecordBatchRe
     return pa.RecordBatchReader.from_batches(schema, record_batches())
 
 
-def replace_partition(
-    warehouse: Warehouse,
-    table: str,
-    column: str,
-    value: Any,
-    batches: Iterable[Batch],
-    expected: int | None,
-) -> int:
-    """One ADBC transaction: advisory lock on (table, value), delete, binary-COPY ingest,
-    count, commit. Concurrent writers of the same date wait for the lock."""
-    delete_sql, delete_args = positional(
-        warehouse.partition_sql("partition_delete", table, column), {"value": value}, NUMERIC_DOLLAR
-    )
-    count_sql, count_args = positional(
-        warehouse.partition_sql("partition_count", table, column), {"value": value}, NUMERIC_DOLLAR
-    )
-    counter = _Counter()
-    with connect(warehouse) as conn:
+class AdbcPartitionWrite(PartitionWrite):
+    """The partition-write steps on one ADBC transaction (binary-COPY ingest)."""
+
+    warehouse: PostgresWarehouse
+
+    def __init__(
+        self,
+        warehouse: PostgresWarehouse,
+        cursor: Any,
+        table: str,
+        column: str,
+        value: Any,
+        counter: _Counter,
+    ) -> None:
+        self.warehouse, self.cursor, self.counter = warehouse, cursor, counter
+        self.table, self.column, self.value = table, column, value
+
+    def _run(self, name: str) -> None:
+        sql = self.warehouse.partition_sql(name, self.table, self.column)
+        self.cursor.execute(*positional(sql, {"value": self.value}, NUMERIC_DOLLAR))
+
+    def lock(self) -> None:
+        self.cursor.execute(*self.warehouse.lock_statement(self.table, self.value, NUMERIC_DOLLAR))
+
+    def delete(self) -> None:
+        self._run("partition_delete")
+
+    def append(self, staged: Iterable[Batch]) -> int:
+        reader = _one_stream(staged, self.counter)
+        if reader is not None:
+            self.cursor.adbc_ingest(
+                self.table, reader, mode="append", db_schema_name=self.warehouse.schema
+            )
+        return self.counter.rows
+
+    def count(self) -> int:
+        self._run("partition_count")
+        return int(self.cursor.fetchone()[0])
+
+
+class PostgresWarehouse(Warehouse):
+    kind: ClassVar[str] = "postgresql"
+
+    def lock_statement(
+        self, table: str, key: object, dialect: sa.Dialect | None = None
+    ) -> tuple[str, Any]:
+        """The advisory lock of a partition (sql/postgres_partition_lock.sql) and its bound
+        values: `:key` binds for SQLAlchemy, or positional for `dialect` (ADBC's `$1`)."""
+        sql, params = self.sql("postgres_partition_lock"), {"key": self.lock_key(table, key)}
+        return positional(sql, params, dialect) if dialect is not None else (sql, params)
+
+    def _lock(self, conn: sa.Connection, table: str, key: object) -> None:
+        sql, params = self.lock_statement(table, key)
+        conn.execute(sa.text(sql), params)
+
+    def _stream(self, name: str, sql: str, params: dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        query = literal_sql(sql, params, self.engine.dialect)
+        with connect(self) as conn, conn.cursor() as cursor:
+            cursor.adbc_statement.set_options(
+                **{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_HINT_BYTES)}
+            )
+            plan_read(self, cursor, name)
+            cursor.execute(query)
+            yield from rechunk(cursor.fetch_record_batch(), chunk_rows)
+
+    def _bulk_insert(self, conn: sa.Connection, table: str, rows: pa.Table) -> None:
+        """COPY FROM STDIN inside the caller's SQLAlchemy transaction (CSV written by Arrow's
+        C++ writer); used for demo data, where the write shares a transaction with DDL."""
+        columns = ", ".join(self.quote(c) for c in rows.column_names)
+        copy = f"COPY {self.qualified(table)} ({columns}) FROM STDIN WITH (FORMAT csv)"
+        cursor = driver_connection(conn).cursor()
         try:
-            with conn.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext($1))", [warehouse.lock_key(table, value)]
+            for batch in rows.to_batches(max_chunksize=200_000):
+                buffer = io.BytesIO()
+                pacsv.write_csv(
+                    pa.Table.from_batches([batch]), buffer, pacsv.WriteOptions(include_header=False)
                 )
-                cursor.execute(delete_sql, delete_args)
-                reader = _one_stream(batches, counter)
-                if reader is not None:
-                    cursor.adbc_ingest(
-                        table, reader, mode="append", db_schema_name=warehouse.schema
-                    )
-                written = counter.rows
-                cursor.execute(count_sql, count_args)
-                stored = int(cursor.fetchone()[0])
-                verify_count(table, column, value, written, stored, expected)
-            conn.commit()
-        except BaseException as error:
-            # On a lost connection the rollback fails too; raise the error that broke the
-            # write (the server rolls back a dead session's transaction by itself).
-            with contextlib.suppress(Exception):
-                conn.rollback()
-            if counter.error is not None and counter.error is not error:
-                raise counter.error from error  # the batches' own error, not ADBC's wrapper
-            raise
-    return written
+                buffer.seek(0)
+                cursor.copy_expert(copy, buffer)
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def _partition_write(self, table: str, column: str, value: Any) -> Iterator[PartitionWrite]:
+        """One ADBC transaction: concurrent writers of the same partition wait for its lock."""
+        counter = _Counter()
+        with connect(self) as conn:
+            try:
+                with conn.cursor() as cursor:
+                    yield AdbcPartitionWrite(self, cursor, table, column, value, counter)
+                conn.commit()
+            except BaseException as error:
+                # On a lost connection the rollback fails too; raise the error that broke the
+                # write (the server rolls back a dead session's transaction by itself).
+                with contextlib.suppress(Exception):
+                    conn.rollback()
+                if counter.error is not None and counter.error is not error:
+                    raise counter.error from error  # the batches' own error, not ADBC's wrapper
+                raise

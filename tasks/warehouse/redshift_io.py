@@ -12,12 +12,15 @@ Without staging, reads fall back to a server-side cursor and writes are refused.
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -25,10 +28,7 @@ import sqlalchemy as sa
 
 from tasks import s3
 from tasks.errors import ConfigError
-from tasks.warehouse.core import Batch, as_arrow, literal_sql, verify_count
-
-if TYPE_CHECKING:
-    from tasks.warehouse.core import Warehouse
+from tasks.warehouse.core import Batch, Transaction, Warehouse, as_arrow, literal_sql
 
 IAM_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 PROVISIONED_HOST = re.compile(
@@ -140,19 +140,54 @@ def create_redshift_engine(url: str) -> sa.Engine:
 
 
 # -- S3 staging ----------------------------------------------------------------------------------
-class RedshiftIO:
+@dataclass(frozen=True)
+class Staged:
+    """Batches written as Parquet under one S3 prefix, before the write's transaction opens."""
+
+    uri: str
+    rows: int
+
+
+class RedshiftWarehouse(Warehouse):
     """Staged bulk paths. `run_copy` / `run_unload` execute Redshift's own statements; tests
     replace just those two with an adapter that performs them on PostgreSQL."""
 
-    def __init__(self, warehouse: Warehouse, staging: str | None, iam_role: str | None) -> None:
-        self.warehouse = warehouse
+    kind: ClassVar[str] = "redshift"
+
+    def __init__(
+        self,
+        url: str,
+        schema: str | None = None,
+        *,
+        s3_staging: str | None = None,
+        iam_role: str | None = None,
+    ) -> None:
+        super().__init__(url, schema)
         try:
-            self.staging = s3.S3Location.parse(staging) if staging else None
+            self.staging = s3.S3Location.parse(s3_staging) if s3_staging else None
         except ValueError as error:
             raise ConfigError(f"PULSEWATCH_S3_STAGING: {error}") from None
         if iam_role and not IAM_ROLE.match(iam_role):
             raise ConfigError(f"PULSEWATCH_REDSHIFT_IAM_ROLE: not an IAM role ARN: {iam_role!r}")
         self.iam_role = iam_role
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        schema: str | None = None,
+        *,
+        s3_staging: str | None = None,
+        iam_role: str | None = None,
+    ) -> Warehouse:
+        return cls(url, schema, s3_staging=s3_staging, iam_role=iam_role)
+
+    def _create_engine(self, url: str) -> sa.Engine:
+        return create_redshift_engine(url)
+
+    def _lock(self, conn: sa.Connection, table: str, key: object) -> None:
+        """Redshift has no advisory locks: the table's own lock, until the transaction ends."""
+        conn.execute(sa.text(f"LOCK {self.qualified(table)}"))
 
     def _require_staging(self) -> s3.S3Location:
         if self.staging is None or not self.iam_role:
@@ -167,52 +202,46 @@ class RedshiftIO:
     def run_unload(self, conn: sa.Connection, query: str, uri: str) -> None:
         conn.execute(sa.text(unload_sql(query, uri, self.iam_role or "")))
 
-    def replace_partition(
-        self,
-        table: str,
-        column: str,
-        value: Any,
-        batches: Iterable[Batch],
-        expected: int | None,
-    ) -> int:
+    @contextmanager
+    def _staged(self, table: str, value: Any, batches: Iterable[Batch]) -> Iterator[Staged]:
+        """Each batch → a Parquet file under a fresh prefix; the prefix is removed afterwards
+        (also on failure)."""
         staging = self._require_staging()
         run = staging.key("load", table, str(value), uuid.uuid4().hex)
-        warehouse = self.warehouse
         try:
             written = 0
             for part, batch in enumerate(batches):
                 rows = as_arrow(batch)
                 if rows.num_rows == 0:
                     continue
-                buffer = pa_buffer(rows)
-                s3.put_bytes(staging, f"{run}/part-{part:05d}.parquet", buffer)
+                s3.put_bytes(staging, f"{run}/part-{part:05d}.parquet", pa_buffer(rows))
                 written += rows.num_rows
-            stage = warehouse.quote(f"pw_stage_{uuid.uuid4().hex[:12]}")
-            target = warehouse.qualified(table)
-            params = {"value": value}
-            with warehouse.engine.begin() as conn:
-                conn.execute(sa.text(f"LOCK {target}"))
-                conn.execute(sa.text(f"CREATE TEMP TABLE {stage} (LIKE {target})"))
-                if written:
-                    self.run_copy(conn, stage, f"s3://{staging.bucket}/{run}/")
-                conn.execute(
-                    sa.text(warehouse.partition_sql("partition_delete", table, column)), params
-                )
-                conn.execute(sa.text(f"INSERT INTO {target} SELECT * FROM {stage}"))
-                count = warehouse.partition_sql("partition_count", table, column)
-                stored = int(conn.execute(sa.text(count), params).scalar_one())
-                verify_count(table, column, value, written, stored, expected)
-                conn.execute(sa.text(f"DROP TABLE {stage}"))
+            yield Staged(f"s3://{staging.bucket}/{run}/", written)
         finally:
             s3.delete_prefix(staging, f"{run}/")
-        return written
 
-    def stream(self, sql: str, params: dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    def _append_partition(self, tx: Transaction, table: str, staged: Staged) -> int:
+        """COPY the staged files into a temp table like the target, then INSERT … SELECT."""
+        conn = tx.connection
+        stage = self.quote(f"pw_stage_{uuid.uuid4().hex[:12]}")
+        target = self.qualified(table)
+        conn.execute(sa.text(f"CREATE TEMP TABLE {stage} (LIKE {target})"))
+        if staged.rows:
+            self.run_copy(conn, stage, staged.uri)
+        conn.execute(sa.text(f"INSERT INTO {target} SELECT * FROM {stage}"))
+        conn.execute(sa.text(f"DROP TABLE {stage}"))
+        return staged.rows
+
+    def _stream(self, name: str, sql: str, params: dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        """UNLOAD through the staging prefix; without staging, the server-side cursor."""
+        if self.staging is None:
+            yield from super()._stream(name, sql, params, chunk_rows)
+            return
         staging = self._require_staging()
         run = staging.key("unload", uuid.uuid4().hex)
-        query = literal_sql(sql, params, self.warehouse.engine.dialect)
+        query = literal_sql(sql, params, self.engine.dialect)
         try:
-            with self.warehouse.engine.begin() as conn:
+            with self.engine.begin() as conn:
                 self.run_unload(conn, query, f"s3://{staging.bucket}/{run}/")
             keys = s3.list_keys(staging, f"{run}/")
             empty = True
@@ -230,8 +259,6 @@ class RedshiftIO:
 
 
 def pa_buffer(rows: Any) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     pq.write_table(rows, buffer, compression="zstd")
     return buffer.getvalue()

@@ -18,7 +18,7 @@ from deployments.alert_messages import RED
 from deployments.automations import AlertPolicy, apply_alerting, automation_specs, block_specs
 from flows.cli import app
 from tasks.demo_data import write_demo_data
-from tasks.warehouse import Warehouse
+from tasks.warehouse import warehouse_for_url
 from tests.alerts.services import children, wait_for
 from tests.conftest import SCORE_DATE, SMALL_DEMO
 
@@ -49,7 +49,7 @@ def empty_warehouse(stack) -> None:
 
 def demo_warehouse(stack) -> None:
     empty_warehouse(stack)
-    with Warehouse(stack.warehouse_url) as warehouse:
+    with warehouse_for_url(stack.warehouse_url) as warehouse:
         write_demo_data(warehouse, SMALL_DEMO)
 
 
@@ -230,7 +230,7 @@ def test_slack_down_does_not_touch_the_run(applied):
     demo_warehouse(stack)
     done = wait_final(start_run(force_train=True))
     assert done.state.name == "Completed", done.state.message
-    with Warehouse(stack.warehouse_url) as warehouse, warehouse.engine.connect() as conn:
+    with warehouse_for_url(stack.warehouse_url) as warehouse, warehouse.engine.connect() as conn:
         import sqlalchemy as sa
 
         rows = conn.execute(

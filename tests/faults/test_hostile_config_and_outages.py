@@ -19,7 +19,7 @@ from prefect.settings import PREFECT_API_URL
 from tasks.demo_data import write_demo_data
 from tasks.errors import ConfigError
 from tasks.settings import load_settings
-from tasks.warehouse import Warehouse
+from tasks.warehouse import warehouse_for_url
 from tests.conftest import POSTGRES_URL, SMALL_DEMO
 from tests.flow_checks import active_employees, risk_by_employee, score_rows
 
@@ -60,8 +60,8 @@ def test_sql_in_schema_or_table_names_is_refused_at_startup(name, monkeypatch):
     with pytest.raises(ConfigError, match=r"^PULSEWATCH_SCHEMA: schema must match "):
         load_settings()
     with pytest.raises(ValueError, match="schema must match"):
-        Warehouse("duckdb:///:memory:", name)
-    warehouse = Warehouse("duckdb:///:memory:")
+        warehouse_for_url("duckdb:///:memory:", name)
+    warehouse = warehouse_for_url("duckdb:///:memory:")
     with pytest.raises(ValueError, match="table must match"):
         warehouse.qualified(name)
     with pytest.raises(ValueError, match="column must match"):

@@ -20,7 +20,7 @@ from tasks.dates import add_months
 from tasks.demo_data import write_demo_data
 from tasks.features import feature_sql
 from tasks.registry import ensure_result_tables
-from tasks.warehouse import Warehouse
+from tasks.warehouse import Warehouse, warehouse_for_url
 from tests.conftest import SMALL_DEMO
 from tests.flow_checks import active_employees, registry, score_rows
 from tests.unit.test_warehouse import replace, scores, stored
@@ -150,18 +150,18 @@ def _load(warehouse: Warehouse, people) -> None:
     survey = pd.DataFrame(rows, columns=SURVEY_COLUMNS)
     for column in ("work_score", "relationship_score", "health_score"):
         survey[column] = survey[column].astype("Int16")
-    with warehouse.engine.begin() as conn:
-        warehouse.execute_script(conn, "create_source_tables")
-        warehouse.execute_script(conn, "clear_source_tables")
-        warehouse.bulk_insert(conn, "employees", employees)
+    with warehouse.transaction() as tx:
+        tx.execute_script("create_source_tables")
+        tx.execute_script("clear_source_tables")
+        tx.bulk_insert("employees", employees)
         if len(survey):
-            warehouse.bulk_insert(conn, "survey_responses", survey)
+            tx.bulk_insert("survey_responses", survey)
 
 
 @pytest.fixture(scope="module")
 def scratch_duck():
     with tempfile.TemporaryDirectory() as folder:
-        warehouse = Warehouse(f"duckdb:///{Path(folder) / 'labels.duckdb'}")
+        warehouse = warehouse_for_url(f"duckdb:///{Path(folder) / 'labels.duckdb'}")
         yield warehouse
         warehouse.close()
 

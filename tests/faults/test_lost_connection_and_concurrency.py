@@ -175,8 +175,8 @@ def test_concurrent_snapshot_builds_of_one_month_build_it_once(pg):
         except BaseException as error:
             errors.append(error)
 
-    with pg.engine.begin() as holder:  # hold the month's lock until both runs wait for it
-        pg.lock_partition(holder, "employee_features", month.isoformat())
+    with pg.transaction() as holder:  # hold the month's lock until both runs wait for it
+        holder.lock_partition("employee_features", month.isoformat())
         runs = [threading.Thread(target=prepare, args=(d,)) for d in (DAY, date(2026, 11, 27))]
         for run in runs:
             run.start()

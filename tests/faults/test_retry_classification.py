@@ -30,10 +30,10 @@ def _connect(url: str):
 
 
 def _adbc_connect(url: str):
-    from tasks.warehouse import Warehouse
+    from tasks.warehouse import warehouse_for_url
     from tasks.warehouse.postgres_io import connect
 
-    with Warehouse(url) as warehouse:
+    with warehouse_for_url(url) as warehouse:
         connect(warehouse).close()
 
 

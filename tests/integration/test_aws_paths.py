@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from tasks.errors import ConfigError, ModelStoreError
-from tasks.feature_store import forget_features, prepare_features
-from tasks.features import TrainingWindow, extract_training_frame, stream_scoring_frames
+from tasks.feature_store import forget_features, prepare_features, stream_scoring_frames
+from tasks.features import TrainingWindow, extract_training_frame
 from tasks.model_store import S3ModelStore, load_model, save_model
 from tasks.registry import ensure_result_tables
-from tasks.warehouse import Warehouse
+from tasks.warehouse import warehouse_for_url
 from tasks.warehouse.redshift_io import IamCredentialCache, iam_credentials, iam_target, unload_sql
 from tests import sql_cases
 from tests.conftest import POSTGRES_URL
@@ -38,13 +38,12 @@ def redshift(pg, aws):
     """A `redshift+psycopg2` warehouse on the local PostgreSQL with S3 staging on moto."""
     url = sa.make_url(POSTGRES_URL).set(drivername="redshift+psycopg2", password="unused")
     url = url.update_query_dict({"sslmode": "disable"})
-    warehouse = Warehouse(
+    warehouse = PostgresEmulatedRedshift(
         url.render_as_string(hide_password=False),
         pg.schema,
         s3_staging=f"s3://{aws}/staging",
         iam_role=ROLE,
     )
-    warehouse.redshift = PostgresEmulatedRedshift(warehouse, f"s3://{aws}/staging", ROLE)
     yield warehouse
     warehouse.close()
 
@@ -54,7 +53,7 @@ def test_s3_model_store_round_trip_and_checksum(aws, tmp_path):
     from tasks.training import TrainingConfig, fit_model
     from tests.conftest import SMALL_DEMO
 
-    with Warehouse(f"duckdb:///{tmp_path}/w.duckdb") as duck:
+    with warehouse_for_url(f"duckdb:///{tmp_path}/w.duckdb") as duck:
         write_demo_data(duck, SMALL_DEMO)
         frame = extract_training_frame(duck, TrainingWindow.ending(DAY, 10))
     model = fit_model(frame, TrainingConfig(num_boost_round=5), DAY)
@@ -89,7 +88,7 @@ def test_redshift_copy_swap_is_idempotent_and_cleans_up(redshift, pg, aws):
     after = stored(pg, DAY)
     assert len(after) == 700 and after.employee_id.is_unique and set(after.model_version) == {"m2"}
     assert s3_keys(aws) == []  # staged Parquet removed
-    copy = redshift.redshift.statements[-1]
+    copy = redshift.statements[-1]
     assert re.fullmatch(
         rf"COPY \"?pw_stage_[0-9a-f]{{12}}\"? FROM 's3://{aws}/staging/load/condition_scores/"
         rf"2026-11-20/[0-9a-f]{{32}}/' IAM_ROLE '{ROLE}' FORMAT AS PARQUET",
@@ -100,7 +99,7 @@ def test_redshift_copy_swap_is_idempotent_and_cleans_up(redshift, pg, aws):
 def test_redshift_failed_copy_keeps_previous_rows_and_cleans_up(redshift, pg, aws):
     ensure_result_tables(pg)
     redshift.replace_partition("condition_scores", "score_date", DAY, [scores(DAY, range(50), 0.1)])
-    redshift.redshift.fail_copy = True
+    redshift.fail_copy = True
     with pytest.raises(RuntimeError, match="simulated COPY failure"):
         redshift.replace_partition(
             "condition_scores", "score_date", DAY, [scores(DAY, range(80), 0.9, "m2")]
@@ -120,7 +119,7 @@ def test_redshift_unload_extract_matches_postgres(redshift, pg, aws):
         via_unload.sort_values(key).reset_index(drop=True),
         direct.sort_values(key).reset_index(drop=True),
     )
-    unload = redshift.redshift.statements[-1]
+    unload = redshift.statements[-1]
     assert unload.startswith("UNLOAD ('WITH monthly AS (")
     assert "CAST(''2026-01-01'' AS DATE)" in unload  # bound dates inlined, quotes doubled
     assert "--" not in unload  # comments dropped from the quoted query
@@ -141,9 +140,13 @@ def test_unload_quoting():
 
 def test_bad_staging_or_role_is_refused():
     with pytest.raises(ConfigError, match="PULSEWATCH_REDSHIFT_IAM_ROLE: not an IAM role ARN"):
-        Warehouse("redshift+psycopg2://u:p@h:5439/d", s3_staging="s3://bkt/p", iam_role="x' --")
+        warehouse_for_url(
+            "redshift+psycopg2://u:p@h:5439/d", s3_staging="s3://bkt/p", iam_role="x' --"
+        )
     with pytest.raises(ConfigError, match="PULSEWATCH_S3_STAGING: not an s3://bucket/prefix URI"):
-        Warehouse("redshift+psycopg2://u:p@h:5439/d", s3_staging="s3://bkt/it's", iam_role=ROLE)
+        warehouse_for_url(
+            "redshift+psycopg2://u:p@h:5439/d", s3_staging="s3://bkt/it's", iam_role=ROLE
+        )
 
 
 def test_iam_temporary_credentials_from_moto(aws):
@@ -195,7 +198,7 @@ def test_redshift_feature_snapshot_builds_in_the_warehouse_and_scoring_reads_it(
     assert (first.built, first.employees) == (True, 1)
     assert prepare_features(redshift, day).built is False  # same fingerprint via UNLOAD
     via_unload = pd.concat(stream_scoring_frames(redshift, day, 100))
-    unload = redshift.redshift.statements[-1]
+    unload = redshift.statements[-1]
     assert unload.startswith("UNLOAD ('SELECT") and "employee_features" in unload
     direct = scoring_frame(pg, day)
     assert prepare_features(pg, day).built is False  # one snapshot, whichever path wrote it

@@ -105,7 +105,7 @@ def _plan(warehouse, name: str, *settings: str) -> dict:
     planner settings for query `name` (postgres_io.plan_read), in one ADBC transaction."""
     import json
 
-    from tasks.features import scoring_params
+    from tasks.dates import scoring_params
     from tasks.warehouse import postgres_io
     from tasks.warehouse.core import literal_sql
 
@@ -127,13 +127,13 @@ def test_scoring_frame_runs_as_a_parallel_plan_with_one_worker_and_stays_the_sam
     """The reader lets the scoring frame's join run in parallel, leader plus at most one worker,
     and never more than the server allows; the rows are DuckDB's, row for row. Demo-sized
     tables would never get a parallel plan, so this session makes parallel scans free."""
-    from tasks.warehouse import Warehouse, postgres_io
+    from tasks.warehouse import postgres_io, warehouse_for_url
 
     for warehouse in (pg, duck):
         write_demo_data(warehouse, DemoSpec(400, 12, 5, DEMO_END_MONTH))
     free = {"options": "-c min_parallel_table_scan_size=0 -c parallel_setup_cost=0"}
     url = pg.engine.url.update_query_dict(free).render_as_string(hide_password=False)
-    parallel = Warehouse(url, pg.schema)
+    parallel = warehouse_for_url(url, pg.schema)
     planned, plan_read = [], postgres_io.plan_read  # names the reader planned reads for
 
     def recorded(warehouse, cursor, name):

@@ -6,8 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks.errors import PulsewatchError
-from tasks.feature_store import prepare_features
-from tasks.features import TrainingWindow, extract_training_frame, stream_scoring_frames
+from tasks.feature_store import prepare_features, stream_scoring_frames
+from tasks.features import TrainingWindow, extract_training_frame
 from tasks.registry import ensure_result_tables
 from tasks.scoring import ScoreStats, score_to_file
 from tasks.training import TrainingConfig, fit_model

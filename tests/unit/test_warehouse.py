@@ -10,7 +10,7 @@ from tasks.errors import ConfigError, LoadVerificationError, WarehouseError
 from tasks.registry import ensure_result_tables
 from tasks.results import scored_dates
 from tasks.settings import load_settings
-from tasks.warehouse import Warehouse, split_statements
+from tasks.warehouse import Warehouse, split_statements, warehouse_for_url
 
 pytestmark = pytest.mark.unit
 DAY = date(2026, 11, 20)
@@ -91,10 +91,10 @@ def test_missing_table_is_a_one_line_error(duck):
 
 
 def test_identifiers_are_validated_and_quoted():
-    warehouse = Warehouse("duckdb:///:memory:", "Analytics")
+    warehouse = warehouse_for_url("duckdb:///:memory:", "Analytics")
     assert warehouse.qualified("employees") == '"Analytics".employees'
     with pytest.raises(ValueError, match="schema must match"):
-        Warehouse("duckdb:///:memory:", "x; DROP TABLE employees")
+        warehouse_for_url("duckdb:///:memory:", "x; DROP TABLE employees")
 
 
 def test_hostile_or_unknown_settings_are_refused(monkeypatch):

@@ -1,0 +1,3 @@
+-- PostgreSQL: serialise writers of one logical partition until the transaction ends.
+-- :key is Warehouse.lock_key(table, key) (schema, table and partition key).
+SELECT pg_advisory_xact_lock(hashtext(:key))
