@@ -235,3 +235,44 @@ def check_feature_snapshots(warehouse: Warehouse) -> None:
         prepare_features(warehouse, day)
     kept = scoring_frame(warehouse, day, prepare=False)
     assert kept.loc[0, "response_rate_6m"] == 0.8 and kept.loc[0, "health_score"] == 6.0
+
+
+def check_leave_month_boundary(warehouse: Warehouse) -> None:
+    """The leave label's "left_on < feature_month + 2 months" at its edges, across a year end:
+    a leave on the last day of the next month counts, one on the first day after does not."""
+    extra = pd.DataFrame(
+        {
+            "employee_id": [2, 2],
+            "survey_month": pd.to_datetime(["2025-11-01", "2025-12-01"]),
+            "work_score": [9, 9],
+            "relationship_score": [9, 9],
+            "health_score": [9, 9],
+            "answered_at": pd.to_datetime(["2025-11-03", "2025-12-03"]),
+        }
+    )
+    survey = pd.concat([extra, sql_cases.responses()], ignore_index=True)
+    for column in ("work_score", "relationship_score", "health_score"):
+        survey[column] = survey[column].astype("Int16")
+    sql_cases.load(warehouse, survey)
+    # (left_on, training window, feature month of employee 2) -> label; scores are flat at 9,
+    # so only the leave can make a label 1
+    march = TrainingWindow.ending(sql_cases.TRAIN_END, 5)
+    december = TrainingWindow.ending(date(2026, 2, 5), 2)  # feature months 2025-11, 2025-12
+    cases = {
+        (date(2026, 4, 30), march, "2026-03-01"): 1,
+        (date(2026, 5, 1), march, "2026-03-01"): 0,
+        (date(2026, 1, 31), december, "2025-12-01"): 1,  # Dec + 2 months = Feb 2026
+        (date(2026, 2, 1), december, "2025-12-01"): 0,
+    }
+    employees = warehouse.qualified("employees")
+    for (left_on, window, month), label in cases.items():
+        with warehouse.engine.begin() as conn:
+            conn.execute(
+                # hired before the extra survey months (a negative tenure is refused)
+                sa.text(
+                    f"UPDATE {employees} SET left_on = :d, hired_on = :h WHERE employee_id = 2"
+                ),
+                {"d": left_on, "h": date(2025, 6, 10)},
+            )
+        frame = extract_training_frame(warehouse, window)
+        assert int(_row(frame, 2, month).label) == label, (left_on, month)

@@ -1,3 +1,4 @@
+-- dialect: postgresql-only (never sent to Redshift: tests/unit/test_redshift_lint.py)
 -- Planner settings that let one bulk read over ADBC (tasks/warehouse/postgres_io.py) run as a
 -- parallel plan, local to the read's transaction. A bulk read streams every row to the client,
 -- which PostgreSQL's default parallel_tuple_cost (0.1 per row passed through a Gather) prices

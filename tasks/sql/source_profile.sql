@@ -14,6 +14,8 @@
 -- or re-scored row changes it; only edits that cancel out in every sum at once would not.
 -- Scores count in tenths (integers): exact sums, whatever order the warehouse adds them in.
 -- DATE_PART, not EXTRACT: EXTRACT returns NUMERIC on PostgreSQL and is several times slower.
+-- No ORDER BY: every reader of the profile (tasks/source_checks.py) sums, takes extremes or
+-- a set of months, and Redshift's parallel UNLOAD would not keep an order anyway.
 SELECT
     w.survey_month,
     w.work_score_range, w.relationship_score_range, w.health_score_range,
@@ -95,4 +97,3 @@ LEFT JOIN (
     ) AS s
     GROUP BY s.survey_month
 ) AS w ON 1 = 1
-ORDER BY w.survey_month

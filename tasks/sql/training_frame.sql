@@ -10,6 +10,10 @@
 --       (next_mean_score <= mean_3m - 2).
 -- Otherwise 0. Rows whose outcome is unobservable (no survey row next month and no leave
 -- recorded) are dropped.
+-- "left_on < feature_month + 2 months" compares month numbers (year * 12 + month): feature_month
+-- is a month's first day (the source contract), so the two are the same, and Redshift refuses
+-- a month INTERVAL added to a column ("Interval values with month or year parts are not
+-- supported"; tests/redshift_lint.py).
 WITH monthly AS (
 {monthly}
 ),
@@ -28,7 +32,10 @@ SELECT
     f.mean_3m, f.mean_6m, f.delta_1m, f.delta_3m, f.volatility_6m, f.response_rate_6m,
     f.min_mean_3m,
     CASE
-        WHEN e.left_on IS NOT NULL AND e.left_on < f.feature_month + INTERVAL '2 month' THEN 1
+        WHEN e.left_on IS NOT NULL
+             AND DATE_PART('year', e.left_on) * 12 + DATE_PART('month', e.left_on)
+                 < DATE_PART('year', f.feature_month) * 12 + DATE_PART('month', f.feature_month) + 2
+            THEN 1
         WHEN f.next_answered = 0 THEN 1
         WHEN f.next_mean_score <= f.mean_3m - 2 THEN 1
         ELSE 0
@@ -38,5 +45,7 @@ JOIN {employees} AS e ON e.employee_id = f.employee_id
 WHERE f.feature_month >= CAST(:first_month AS DATE)
   AND f.feature_month <= CAST(:last_month AS DATE)
   AND (f.next_month IS NOT NULL
-       OR (e.left_on IS NOT NULL AND e.left_on < f.feature_month + INTERVAL '2 month'))
+       OR (e.left_on IS NOT NULL
+           AND DATE_PART('year', e.left_on) * 12 + DATE_PART('month', e.left_on)
+               < DATE_PART('year', f.feature_month) * 12 + DATE_PART('month', f.feature_month) + 2))
 ORDER BY f.feature_month, f.employee_id

@@ -206,3 +206,39 @@ def test_redshift_feature_snapshot_builds_in_the_warehouse_and_scoring_reads_it(
         via_unload.sort_values("employee_id").reset_index(drop=True), direct
     )
     assert s3_keys(aws) == []
+
+
+def test_what_the_redshift_path_really_sends_passes_the_redshift_lint(
+    redshift, pg, aws, monkeypatch
+):
+    """Beside the rendering of tests/redshift_lint.py: every statement the Redshift path sent in
+    a training extract, a feature snapshot build, a scoring read and a score load (as psycopg2
+    put it on the wire, plus the UNLOAD / COPY the emulation runs in their place) passes the
+    lint, and no PostgreSQL-only .sql file is ever loaded on the way."""
+    from tasks.warehouse import core
+    from tests.redshift_lint import lint, postgresql_only
+
+    loaded: list[str] = []
+    real_load_sql = core.load_sql
+    monkeypatch.setattr(core, "load_sql", lambda name: loaded.append(name) or real_load_sql(name))
+    sent: list[str] = []
+
+    @sa.event.listens_for(redshift.engine, "before_cursor_execute")
+    def record(conn, cursor, statement, parameters, context, executemany):
+        sent.append(cursor.mogrify(statement, parameters).decode())
+
+    sql_cases.load(pg)
+    ensure_result_tables(redshift)
+    extract_training_frame(redshift, TrainingWindow.ending(sql_cases.TRAIN_END, 5))
+    day = date(2026, 6, 15)
+    prepare_features(redshift, day)
+    list(stream_scoring_frames(redshift, day, 100))
+    redshift.replace_partition("condition_scores", "score_date", day, [scores(day, range(3), 0.1)])
+
+    assert any(s.startswith("LOCK ") for s in sent) and any("INSERT INTO" in s for s in sent)
+    assert {"training_frame", "feature_snapshot_insert", "scoring_frame"} <= set(loaded)
+    assert not [name for name in loaded if postgresql_only(name)]
+    # the emulation executes an UNLOAD's query itself (recorded above as a plain SELECT)
+    wire = [s for s in sent if not s.startswith("SELECT pg_catalog")] + redshift.redshift.statements
+    findings = {s[:80]: [str(f) for f in lint(s) if f.rule != "unload-order-by"] for s in wire}
+    assert {k: v for k, v in findings.items() if v} == {}

@@ -14,6 +14,7 @@ from tests.conftest import DEMO_END_MONTH
 from tests.feature_checks import (
     check_current_features_match,
     check_feature_snapshots,
+    check_leave_month_boundary,
     check_no_leakage,
     check_scoring_frame,
     check_training_frame,
@@ -28,6 +29,10 @@ DAY = date(2026, 11, 20)
 
 def test_training_features_and_labels(pg):
     check_training_frame(pg)
+
+
+def test_leave_label_at_the_month_boundary(pg):
+    check_leave_month_boundary(pg)
 
 
 def test_scoring_frame_covers_every_active_employee(pg):
