@@ -28,7 +28,6 @@ from sqlglot.tokens import TokenType
 
 POSTGRESQL_ONLY_HEADER = "-- dialect: postgresql-only"
 # Statements written inline in tasks/warehouse (not .sql files) that only PostgreSQL gets.
-POSTGRESQL_ONLY_STATEMENTS = ("SELECT pg_advisory_xact_lock(hashtext(:key))",)
 
 URL = "redshift+psycopg2://u:p@host:5439/db"  # engine creation does not connect
 SCHEMA = "pulsewatch"
@@ -86,21 +85,21 @@ def sent_as(sql: str, params: dict[str, Any], dialect: sa.Dialect) -> str:
 def redshift_statements() -> dict[str, str]:
     """Every statement the Redshift path sends, rendered as sent, by a label naming its origin.
 
-    The one place that knows how the Redshift path is put together (adapt it when Warehouse
-    becomes per-dialect classes): reads go through UNLOAD (redshift_io.RedshiftIO.stream),
-    small queries and DDL through the engine, writes through COPY into a temp table
-    (redshift_io.RedshiftIO.replace_partition). The inline statements of replace_partition,
+    The one place that knows how the Redshift path is put together: reads go through UNLOAD
+    (redshift_io.RedshiftWarehouse._stream), small queries and DDL through the engine, writes
+    through COPY into a temp table (RedshiftWarehouse._append_partition). The inline statements of replace_partition,
     lock_partition, analyze, ensure_schema and table_exists are written out as those build them.
     """
+    from tasks.dates import TrainingWindow, feature_params, scoring_params
     from tasks.feature_store import snapshot_build_sql
-    from tasks.features import TrainingWindow, feature_params, feature_sql, scoring_params
+    from tasks.features import feature_sql
     from tasks.registry import RegistryEntry
     from tasks.source_checks import SourceWindow
-    from tasks.warehouse import Warehouse, split_statements
+    from tasks.warehouse import split_statements, warehouse_for_url
     from tasks.warehouse.core import literal_sql
     from tasks.warehouse.redshift_io import copy_sql, unload_sql
 
-    wh = Warehouse(URL, SCHEMA, s3_staging=STAGING, iam_role=ROLE)
+    wh = warehouse_for_url(URL, SCHEMA, s3_staging=STAGING, iam_role=ROLE)
     dialect = wh.engine.dialect
     uri = f"{STAGING}/unload/0/"
     source = SourceWindow.for_scoring(DAY)

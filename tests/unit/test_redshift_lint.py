@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tasks.warehouse import Warehouse
+from tasks.warehouse import load_sql, warehouse_for_url
 from tasks.warehouse.redshift_io import unload_sql
 from tests.redshift_lint import (
-    POSTGRESQL_ONLY_STATEMENTS,
     ROLE,
     lint,
     postgresql_only,
@@ -56,15 +55,14 @@ def test_every_statement_the_redshift_path_sends_passes_the_lint(statements):
 def test_the_rendering_covers_every_sql_file(statements):
     rendered = {label.removeprefix("UNLOAD ").split("[")[0] for label in statements}
     pg_only = {name for name in sql_names() if postgresql_only(name)}
-    assert pg_only == {"postgres_parallel_read"}
+    assert pg_only == {"postgres_parallel_read", "postgres_partition_lock"}
     assert set(sql_names()) - pg_only - FRAGMENTS <= rendered
     assert FRAGMENTS.isdisjoint(rendered)
 
 
 def test_postgresql_only_statements_never_reach_redshift(statements):
-    pg = Warehouse("postgresql+psycopg2://u:p@host:5432/db", "pulsewatch")
+    pg = warehouse_for_url("postgresql+psycopg2://u:p@host:5432/db", "pulsewatch")
     pg_only = [pg.sql(name) for name in sql_names() if postgresql_only(name)]
-    pg_only += list(POSTGRESQL_ONLY_STATEMENTS)
     # the lint would refuse them (so the marking is not what keeps them from Redshift) ...
     for sql in pg_only:
         assert {f.rule for f in lint(sql)} == {"unsupported-function"}, sql
@@ -89,15 +87,16 @@ class Recorder:
 
 
 def test_partition_locks_per_dialect():
-    """The advisory lock listed as PostgreSQL-only is what the PostgreSQL warehouse sends; the
-    Redshift warehouse sends a LOCK, which passes the lint."""
+    """The PostgreSQL warehouse sends the advisory lock of postgres_partition_lock.sql (marked
+    PostgreSQL-only); the Redshift warehouse sends a LOCK, which passes the lint."""
     sent = {}
     for url in ("postgresql+psycopg2://u:p@h/db", "redshift+psycopg2://u:p@h:5439/db"):
-        with Warehouse(url, "pulsewatch") as warehouse:
+        with warehouse_for_url(url, "pulsewatch") as warehouse:
             conn = Recorder()
-            warehouse.lock_partition(conn, "feature_snapshots", "2026-10-01")  # type: ignore[arg-type]
+            warehouse._lock(conn, "feature_snapshots", "2026-10-01")  # type: ignore[arg-type]
             sent[warehouse.kind] = conn.sent
-    assert sent["postgresql"] == list(POSTGRESQL_ONLY_STATEMENTS)
+    assert sent["postgresql"] == [load_sql("postgres_partition_lock")]
+    assert "pg_advisory_xact_lock(hashtext(:key))" in sent["postgresql"][0]
     assert sent["redshift"] == ["LOCK pulsewatch.feature_snapshots"]
     assert lint(sent["redshift"][0]) == []
 
