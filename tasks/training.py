@@ -188,3 +188,9 @@ def evaluate_champion_task(
     if champion is None:
         return None
     return evaluate_streamed(champion, data, validation_months)
+
+
+@task(name="release-training-data", persist_result=False, cache_policy=NONE)
+def release_training_data_task(data: TrainingData) -> None:
+    """Remove the spilled training data from the work dir (the run needs it no more)."""
+    data.close()
