@@ -30,10 +30,10 @@ def test_doctor_warns_when_training_would_not_fit(duck):
     write_demo_data(duck, SMALL_DEMO)
     rows = _window_rows(duck)
     assert rows > 5_000
-    small = training_memory_check(get_settings(), (500, "test limit"), SCORE_DATE)
+    small = training_memory_check(get_settings(), (400, "test limit"), SCORE_DATE)
     assert (small.ok, small.required) == (False, False)
-    assert small.detail.startswith(f"{rows:,} survey rows in the 18 training months need ~0.5 GiB")
-    assert small.detail.endswith("test limit: 0.5 GiB")
+    assert small.detail.startswith(f"{rows:,} survey rows in the 18 training months need ~0.4 GiB")
+    assert small.detail.endswith("test limit: 0.4 GiB")
     assert "Size guide" in small.fix
     assert training_memory_check(get_settings(), (8192, "prefect.yaml"), SCORE_DATE).ok
 
