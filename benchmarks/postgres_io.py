@@ -7,7 +7,10 @@
 (c) a scoring night end to end through the real flow against a running `prefect server`, vs
     its floor (the same functions with no orchestration, = (b) at 1M) and vs a naive script
     (read_sql → predict → to_sql); a training night (train-model flow) vs the naive script
-    with `lgb.train` added.
+    with `lgb.train` added;
+(d) training at population scale (issue 18): the streamed path at 100k and 1M employees x 24
+    months, the in-memory path at 100k (`python -m benchmarks.postgres_io training` runs (d)
+    alone).
 Every measurement runs in a fresh child process so its peak RSS (VmHWM) is its own. The loaded
 tables are vacuumed before the first measurement; the reads and writes of (a) report the median
 of REPEATS interleaved runs.
@@ -33,6 +36,7 @@ PG_URL = os.environ.get(
     "PULSEWATCH_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 )
 LARGE_SCHEMA, SMALL_SCHEMA = "pw_bench_large", "pw_bench_small"
+TRAIN_LARGE_SCHEMA, TRAIN_SMALL_SCHEMA = "pw_bench_train_large", "pw_bench_train_small"
 # PULSEWATCH_BENCH_SCALE=0.02 runs the same steps on 20,000 / 2,000 employees (a smoke test).
 SCALE = float(os.environ.get("PULSEWATCH_BENCH_SCALE", "1"))
 LARGE, SMALL = int(1_000_000 * SCALE), int(100_000 * SCALE)
@@ -332,6 +336,97 @@ def step_train_flow(schema: str, folder: str) -> dict:
     }
 
 
+def _training_window():
+    from tasks.features import TrainingWindow
+
+    return TrainingWindow.ending(DAY, 18)
+
+
+def step_train_streamed(schema: str, folder: str) -> dict:
+    """The flow's training path alone (no orchestration): batches checked and spilled, the
+    Dataset built from the spill, validation AUC from the spill."""
+    from tasks.features import extract_training_data
+    from tasks.settings import get_settings
+    from tasks.training import TrainingConfig, fit_streamed
+    from tasks.warehouse import open_warehouse
+
+    started = time.perf_counter()
+    with open_warehouse(get_settings()) as warehouse:
+        data = extract_training_data(warehouse, _training_window(), f"{folder}/work")
+    with data:
+        model = fit_streamed(data, TrainingConfig(num_threads=THREADS), DAY)
+    metrics = model.metrics
+    return {
+        "rows": metrics["n_train"] + metrics["n_valid"],
+        "seconds": time.perf_counter() - started,
+        "auc": metrics["auc"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def step_train_in_memory(schema: str, folder: str) -> dict:
+    """The in-memory reference: the whole checked frame, its model matrix, lgb.Dataset."""
+    from tasks.features import extract_training_frame
+    from tasks.settings import get_settings
+    from tasks.training import TrainingConfig, fit_model
+    from tasks.warehouse import open_warehouse
+
+    started = time.perf_counter()
+    with open_warehouse(get_settings()) as warehouse:
+        frame = extract_training_frame(warehouse, _training_window())
+    model = fit_model(frame, TrainingConfig(num_threads=THREADS), DAY)
+    return {
+        "rows": len(frame),
+        "seconds": time.perf_counter() - started,
+        "auc": model.metrics["auc"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def run_training() -> dict:
+    """Training at population scale (issue 18): the streamed path at 100k and 1M employees x
+    24 months, the in-memory path beside it at 100k (at 1M it needs ~10 GB)."""
+    results: dict = {}
+    folder = tempfile.mkdtemp(prefix="pw-bench-train-")
+    schemas = {TRAIN_SMALL_SCHEMA: "demo-small", TRAIN_LARGE_SCHEMA: "demo-large-24"}
+    try:
+        for schema, demo in schemas.items():
+            reset_schema(schema)
+            child(demo, schema, folder)
+        settle(*schemas)
+        for step in ("train_streamed", "train_in_memory"):  # each its own process
+            results[f"{step}_small"] = child(step, TRAIN_SMALL_SCHEMA, folder)
+        results["train_streamed_large"] = child("train_streamed", TRAIN_LARGE_SCHEMA, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        engine = sa.create_engine(PG_URL)
+        with engine.begin() as conn:
+            for schema in schemas:
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+    return results
+
+
+def training_ratios(r: dict) -> dict:
+    small, large = r["train_streamed_small"], r["train_streamed_large"]
+    memory = r["train_in_memory_small"]
+    return {
+        "train_streamed_peak_rss_1m_vs_100k": round(large["peak_rss_mb"] / small["peak_rss_mb"], 2),
+        "train_streamed_seconds_1m_vs_100k": round(large["seconds"] / small["seconds"], 2),
+        "train_in_memory_vs_streamed_peak_rss_100k": round(
+            memory["peak_rss_mb"] / small["peak_rss_mb"], 2
+        ),
+        "train_in_memory_vs_streamed_seconds_100k": round(memory["seconds"] / small["seconds"], 2),
+        "train_streamed_auc_minus_in_memory_100k": round(small["auc"] - memory["auc"], 4),
+        "train_streamed_mb_per_million_rows": round(
+            (large["peak_rss_mb"] - small["peak_rss_mb"]) / ((large["rows"] - small["rows"]) / 1e6)
+        ),
+        "train_streamed_seconds_per_million_rows": round(
+            large["seconds"] / (large["rows"] / 1e6), 1
+        ),
+    }
+
+
 def _naive(with_training: bool, results_table: bool = True) -> dict:
     """What a careful data scientist writes by hand: read_sql, (train,) predict, to_sql.
 
@@ -554,6 +649,7 @@ def run() -> dict:
         results["naive_score_scratch"] = child("naive_score_scratch", LARGE_SCHEMA, folder)
         results["train_flow"] = child("train_flow", SMALL_SCHEMA, folder, flow_env)
         results["naive_train"] = child("naive_train", SMALL_SCHEMA, folder)
+        results.update(run_training())
     finally:
         if server:
             server.terminate()
@@ -606,6 +702,7 @@ STEPS = {
     "forget_features": step_forget_features,
     "demo-large": lambda s, f: step_demo(s, LARGE, 7),
     "demo-small": lambda s, f: step_demo(s, SMALL, 24),
+    "demo-large-24": lambda s, f: step_demo(s, LARGE, 24),
     "champion": step_champion,
     "read_pulsewatch": step_read_pulsewatch,
     "read_pulsewatch_serial": step_read_pulsewatch_serial,
@@ -619,9 +716,15 @@ STEPS = {
     "naive_score": step_naive_score,
     "naive_score_scratch": step_naive_score_scratch,
     "naive_train": step_naive_train,
+    "train_streamed": step_train_streamed,
+    "train_in_memory": step_train_in_memory,
 }
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["training"]:  # the training measurements alone
+        measured = run_training()
+        print(json.dumps({**measured, "ratios": training_ratios(measured)}, indent=2))
+        sys.exit(0)
     step, schema, folder = sys.argv[1:4]
     result = STEPS[step](schema, folder)
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))

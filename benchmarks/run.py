@@ -121,6 +121,7 @@ def main() -> None:
 
     results["postgres"] = postgres_io.run()
     results["postgres_ratios"] = postgres_io.ratios(results["postgres"])
+    results["postgres_ratios"].update(postgres_io.training_ratios(results["postgres"]))
     by = {(m["kind"], m["employees"]): m for m in results["measurements"]}
     results["ratios_large_vs_small"] = {
         kind: {
@@ -160,6 +161,9 @@ def table(results: dict) -> str:
         "train_flow": "training night, 100k x 24 months: train-model flow",
         "naive_train": "training night: naive read_sql → lgb.train → predict → to_sql "
         "(condition_scores)",
+        "train_streamed_small": "train 100k x 24 months: streamed (spill → LightGBM Sequence)",
+        "train_in_memory_small": "train 100k x 24 months: in-memory frame (the former path)",
+        "train_streamed_large": "train 1M x 24 months: streamed (spill → LightGBM Sequence)",
     }
     for key, label in labels.items():
         m = pg[key]

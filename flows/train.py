@@ -11,7 +11,12 @@ from tasks.promotion import PromotionPolicy
 from tasks.registry import ensure_result_tables_task, promote_or_reject_task, read_champion_task
 from tasks.reporting import TrainingReport, publish_training_report_task
 from tasks.source_checks import check_source_data_task
-from tasks.training import TrainingConfig, evaluate_champion_task, fit_model_task
+from tasks.training import (
+    TrainingConfig,
+    evaluate_champion_task,
+    fit_model_task,
+    release_training_data_task,
+)
 
 
 @flow(name="train-model", log_prints=True)
@@ -35,11 +40,12 @@ def train_model(
     check_source_tables_task()
     check_source_data_task(end, training_months)
     ensure_result_tables_task()
-    frame = extract_training_frame_task(end, training_months)
-    candidate = fit_model_task(frame, config, end)
+    data = extract_training_frame_task(end, training_months)  # spilled to the work dir
+    candidate = fit_model_task(data, config, end)
     champion = read_champion_task()
     champion_model = load_model_task(champion.stored) if champion else None
-    champion_auc = evaluate_champion_task(champion_model, frame, validation_months)
+    champion_auc = evaluate_champion_task(champion_model, data, validation_months)
+    release_training_data_task(data)
     stored = save_model_task(candidate)
     entry, decision = promote_or_reject_task(
         stored, candidate, champion, champion_auc, PromotionPolicy(auc_floor, max_auc_drop)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 
 from tasks.errors import PulsewatchError
 from tasks.settings import Settings, load_settings
@@ -46,6 +47,7 @@ def run_checks() -> list[Check]:
         return [Check("configuration", False, str(error), "fix the variable named above")]
     checks = [Check("configuration", True, f"warehouse kind {settings.warehouse_kind}")]
     checks += _warehouse_checks(settings)
+    checks.append(training_memory_check(settings))
     checks.append(_model_store_check(settings))
     checks.append(_prefect_check())
     checks.append(
@@ -111,6 +113,36 @@ def _warehouse_checks(settings: Settings) -> list[Check]:
                 )
             )
     return checks
+
+
+def training_memory_check(
+    settings: Settings, memory: tuple[int, str] | None = None, today: date | None = None
+) -> Check:
+    """Warn when the default training window (population x 18 months) would not fit the
+    task's memory (tasks/capacity.py: the measured estimate)."""
+    from tasks.capacity import rows_that_fit, task_memory_mib, training_peak_mib
+    from tasks.dates import TrainingWindow, resolve_date
+
+    name = "training memory"
+    memory = memory or task_memory_mib()
+    if memory is None:
+        return Check(name, True, "task memory unknown (no container limit, no prefect.yaml)")
+    window = TrainingWindow.ending(resolve_date(today), 18)
+    try:
+        with open_warehouse(settings) as warehouse:
+            params = {"first_month": window.first_month, "last_month": window.last_month}
+            rows = int(warehouse.fetch("training_rows", params)[0]["survey_rows"])
+    except Exception as error:
+        return Check(name, True, f"not estimated: {_first_line(error)}", required=False)
+    mib, source = memory
+    need = training_peak_mib(rows)
+    detail = (
+        f"{rows:,} survey rows in the 18 training months need ~{need / 1024:.1f} GiB; "
+        f"{source}: {mib / 1024:.1f} GiB"
+    )
+    fits = rows <= rows_that_fit(mib)
+    fix = "raise the pipeline size in prefect.yaml (README: Size guide) or train fewer months"
+    return Check(name, fits, detail, "" if fits else fix, required=False)
 
 
 def _model_store_check(settings: Settings) -> Check:

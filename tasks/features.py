@@ -4,6 +4,7 @@ calendar (tasks/dates.py: TrainingWindow), scoring frames from the feature store
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pandas as pd
@@ -15,6 +16,7 @@ from tasks.dates import HISTORY_MONTHS, TrainingWindow
 from tasks.errors import DataContractError, WarehouseError
 from tasks.retries import IO_RETRIES
 from tasks.settings import get_settings
+from tasks.training_data import TrainingData
 from tasks.warehouse import SOURCE_TABLES, Warehouse, open_warehouse
 
 __all__ = [
@@ -45,27 +47,50 @@ def extract_training_frame(warehouse: Warehouse, window: TrainingWindow) -> pd.D
     """Labelled feature rows for the window, checked against the data contract."""
     frame = warehouse.read("training_frame", window.params(), **feature_sql(warehouse))
     if frame.empty:
-        raise DataContractError(
-            f"training frame is empty: no survey rows for months {window.first_month} to "
-            f"{window.last_month} in {warehouse.qualified('survey_responses')}"
-        )
+        raise DataContractError(_empty_message(warehouse, window))
     return check_frame(frame, "training frame", labelled=True)
 
 
+def stream_training_frames(
+    warehouse: Warehouse, window: TrainingWindow, chunk_rows: int = 100_000
+) -> Iterator[pd.DataFrame]:
+    """Labelled feature rows for the window in unchecked batches (TrainingData checks them)."""
+    return warehouse.stream("training_frame", window.params(), chunk_rows, **feature_sql(warehouse))
+
+
+def extract_training_data(
+    warehouse: Warehouse, window: TrainingWindow, work_dir: str
+) -> TrainingData:
+    """Labelled feature rows for the window, checked batch by batch and spilled under
+    `work_dir`: the streamed counterpart of extract_training_frame."""
+    frames = stream_training_frames(warehouse, window)
+    return TrainingData.from_frames(frames, work_dir, empty=_empty_message(warehouse, window))
+
+
+def _empty_message(warehouse: Warehouse, window: TrainingWindow) -> str:
+    return (
+        f"training frame is empty: no survey rows for months {window.first_month} to "
+        f"{window.last_month} in {warehouse.qualified('survey_responses')}"
+    )
+
+
 @task(name="extract-training-frame", persist_result=False, cache_policy=NONE, **IO_RETRIES)
-def extract_training_frame_task(train_end_date: date, training_months: int) -> pd.DataFrame:
+def extract_training_frame_task(train_end_date: date, training_months: int) -> TrainingData:
+    """The training frame, checked and spilled to the work dir (see tasks/training_data.py)."""
     window = TrainingWindow.ending(train_end_date, training_months)
-    with open_warehouse(get_settings()) as warehouse:
-        frame = extract_training_frame(warehouse, window)
+    settings = get_settings()
+    with open_warehouse(settings) as warehouse:
+        data = extract_training_data(warehouse, window, settings.work_dir)
+    positives = sum(stats.positives for stats in data.months.values())
     get_run_logger().info(
         "Extracted %d labelled rows (%d employees, months %s..%s, positive rate %.3f)",
-        len(frame),
-        frame["employee_id"].nunique(),
+        data.rows,
+        data.employees,
         window.first_month,
         window.last_month,
-        float(frame["label"].mean()),
+        positives / data.rows,
     )
-    return frame
+    return data
 
 
 @task(name="check-source-tables", **IO_RETRIES)

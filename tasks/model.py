@@ -31,6 +31,13 @@ def model_matrix(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.Da
     return matrix
 
 
+def category_lookup(names: list[str], categories: list[str]) -> np.ndarray:
+    """For each name, its index in a model's `categories` (NaN when unseen): the codes that
+    model_matrix's pd.Categorical gives, for data held as codes into `names`."""
+    index = {name: i for i, name in enumerate(categories)}
+    return np.array([index.get(name, np.nan) for name in names], dtype=np.float64)
+
+
 @dataclass
 class PulseModel:
     booster: lgb.Booster
@@ -46,6 +53,14 @@ class PulseModel:
             return np.empty(0)
         threads = num_threads or int(self.params.get("num_threads", 1))
         matrix = model_matrix(frame, self.categories)
+        return np.asarray(self.booster.predict(matrix, num_threads=threads))
+
+    def predict_matrix(self, matrix: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """Risk scores of a numeric matrix in model order whose categorical columns already hold
+        this model's category indexes (NaN for missing or unseen), as model_matrix encodes them."""
+        if len(matrix) == 0:
+            return np.empty(0)
+        threads = num_threads or int(self.params.get("num_threads", 1))
         return np.asarray(self.booster.predict(matrix, num_threads=threads))
 
     def to_bytes(self) -> bytes:

@@ -1,4 +1,9 @@
-"""Training and evaluation: LightGBM with a time-based split, AUC on the later months."""
+"""Training and evaluation: LightGBM with a time-based split, AUC on the later months.
+
+Two entry points fit the same model: `fit_streamed` on TrainingData (tasks/training_data.py,
+the flow's path: memory flat in the number of rows) and `fit_model` on an in-memory frame (the
+reference the streamed path is tested against, and the path of small fixtures in tests).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 
 import lightgbm as lgb
+import numpy as np
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
@@ -14,6 +20,7 @@ from sklearn.metrics import roc_auc_score
 from tasks.contract import CATEGORICAL_FEATURES, LABEL
 from tasks.errors import DataContractError
 from tasks.model import PulseModel, model_matrix
+from tasks.training_data import TrainingData, month_range
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,7 @@ def split_by_time(frame: pd.DataFrame, validation_months: int) -> tuple[pd.DataF
 
 
 def auc(model: PulseModel, frame: pd.DataFrame) -> float:
-    labels = frame[LABEL]
-    if labels.nunique() < 2:
-        raise DataContractError("validation window has a single label class; AUC is undefined")
-    return float(roc_auc_score(labels, model.predict(frame)))
+    return _auc(frame[LABEL].to_numpy(), model.predict(frame))
 
 
 def fit_model(frame: pd.DataFrame, config: TrainingConfig, train_end_date: date) -> PulseModel:
@@ -79,18 +83,74 @@ def fit_model(frame: pd.DataFrame, config: TrainingConfig, train_end_date: date)
         categories=categories,
         params={**params, "num_boost_round": config.num_boost_round},
     )
-    model.metrics = {
-        "auc": auc(model, valid),
-        "n_train": len(train),
-        "n_valid": len(valid),
-        "positive_rate_train": float(train[LABEL].mean()),
-        "positive_rate_valid": float(valid[LABEL].mean()),
-        "train_months": [_iso(train["feature_month"].min()), _iso(train["feature_month"].max())],
-        "valid_months": [_iso(valid["feature_month"].min()), _iso(valid["feature_month"].max())],
+    model.metrics = _metrics(
+        auc(model, valid),
+        train[LABEL].to_numpy(),
+        valid[LABEL].to_numpy(),
+        [_iso(train["feature_month"].min()), _iso(train["feature_month"].max())],
+        [_iso(valid["feature_month"].min()), _iso(valid["feature_month"].max())],
+        config,
+        train_end_date,
+    )
+    return model
+
+
+def fit_streamed(data: TrainingData, config: TrainingConfig, train_end_date: date) -> PulseModel:
+    """fit_model on spilled data: the same split, categories, parameters and metrics, with
+    neither the whole frame nor its model matrix in memory."""
+    split = data.split(config.validation_months)
+    train_labels = np.concatenate([c.labels for c in split.train])
+    if len(np.unique(train_labels)) < 2:
+        raise DataContractError("training window has a single label class; nothing to learn")
+    categories = data.categories(split.train_months)
+    params = config.lightgbm_params()
+    dataset = data.dataset(split.train, categories, params)
+    booster = lgb.train(params, dataset, num_boost_round=config.num_boost_round)
+    del dataset  # LightGBM's binned copy of the training rows is no longer needed
+    model = PulseModel(
+        booster=booster,
+        categories=categories,
+        params={**params, "num_boost_round": config.num_boost_round},
+    )
+    scores, valid_labels = data.predictions(model, split.valid)
+    model.metrics = _metrics(
+        _auc(valid_labels, scores),
+        train_labels,
+        valid_labels,
+        month_range(split.train_months),
+        month_range(split.valid_months),
+        config,
+        train_end_date,
+    )
+    return model
+
+
+def _metrics(
+    validation_auc: float,
+    train_labels: np.ndarray,
+    valid_labels: np.ndarray,
+    train_months: list[str],
+    valid_months: list[str],
+    config: TrainingConfig,
+    train_end_date: date,
+) -> dict:
+    return {
+        "auc": validation_auc,
+        "n_train": len(train_labels),
+        "n_valid": len(valid_labels),
+        "positive_rate_train": float(train_labels.mean()),
+        "positive_rate_valid": float(valid_labels.mean()),
+        "train_months": train_months,
+        "valid_months": valid_months,
         "train_end_date": train_end_date.isoformat(),
         "config": asdict(config),
     }
-    return model
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    if len(np.unique(labels)) < 2:
+        raise DataContractError("validation window has a single label class; AUC is undefined")
+    return float(roc_auc_score(labels, scores))
 
 
 def evaluate_on_validation(model: PulseModel, frame: pd.DataFrame, validation_months: int) -> float:
@@ -99,13 +159,19 @@ def evaluate_on_validation(model: PulseModel, frame: pd.DataFrame, validation_mo
     return auc(model, valid)
 
 
+def evaluate_streamed(model: PulseModel, data: TrainingData, validation_months: int) -> float:
+    """evaluate_on_validation on spilled data, chunk by chunk."""
+    scores, labels = data.predictions(model, data.split(validation_months).valid)
+    return _auc(labels, scores)
+
+
 def _iso(value: object) -> str:
     return pd.Timestamp(value).date().isoformat()
 
 
 @task(name="fit-model", persist_result=False, cache_policy=NONE)
-def fit_model_task(frame: pd.DataFrame, config: TrainingConfig, train_end_date: date) -> PulseModel:
-    model = fit_model(frame, config, train_end_date)
+def fit_model_task(data: TrainingData, config: TrainingConfig, train_end_date: date) -> PulseModel:
+    model = fit_streamed(data, config, train_end_date)
     get_run_logger().info(
         "Candidate validation AUC %.4f (%d train rows, %d validation rows)",
         model.metrics["auc"],
@@ -117,8 +183,14 @@ def fit_model_task(frame: pd.DataFrame, config: TrainingConfig, train_end_date: 
 
 @task(name="evaluate-champion", persist_result=False, cache_policy=NONE)
 def evaluate_champion_task(
-    champion: PulseModel | None, frame: pd.DataFrame, validation_months: int
+    champion: PulseModel | None, data: TrainingData, validation_months: int
 ) -> float | None:
     if champion is None:
         return None
-    return evaluate_on_validation(champion, frame, validation_months)
+    return evaluate_streamed(champion, data, validation_months)
+
+
+@task(name="release-training-data", persist_result=False, cache_policy=NONE)
+def release_training_data_task(data: TrainingData) -> None:
+    """Remove the spilled training data from the work dir (the run needs it no more)."""
+    data.close()

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from prefect.client.orchestration import get_client
@@ -22,6 +23,7 @@ import tasks.features
 from flows.nightly import nightly_pipeline
 from flows.score import score_population
 from flows.train import train_model
+from tasks.dates import add_months
 from tasks.demo_data import write_demo_data
 from tasks.errors import ModelStoreError
 from tasks.model_store import sha256
@@ -128,18 +130,19 @@ def test_damaged_champion_artifact_fails_scoring_and_keeps_yesterday(
 
 
 def _shuffle_training_labels(real):
-    """Wrap extract_training_frame: labels of the training months are shuffled (a label bug
-    upstream), the validation months keep their true labels."""
+    """Wrap stream_training_frames: labels of the training months are shuffled within each
+    batch (a label bug upstream), the validation months keep their true labels."""
 
-    def extract(warehouse, window):
-        frame = real(warehouse, window)
-        months = sorted(frame["feature_month"].unique())
-        train = frame["feature_month"] < months[-3]
+    def stream(warehouse, window, *args):
         rng = np.random.default_rng(0)
-        frame.loc[train, "label"] = rng.permutation(frame.loc[train, "label"].to_numpy())
-        return frame
+        cut = np.datetime64(add_months(window.last_month, -2))
+        for frame in real(warehouse, window, *args):
+            frame = frame.copy()
+            train = pd.to_datetime(frame["feature_month"]).to_numpy() < cut
+            frame.loc[train, "label"] = rng.permutation(frame.loc[train, "label"].to_numpy())
+            yield frame
 
-    return extract
+    return stream
 
 
 async def _logs_and_artifacts(flow_run_id):
@@ -164,10 +167,12 @@ async def _logs_and_artifacts(flow_run_id):
 def test_candidate_trained_on_shuffled_labels_is_rejected(demo_duck, prefect_api, monkeypatch):
     champion = train_model(train_end_date=DAY)
     assert champion.status == "champion" and champion.auc > 0.75
+    work = Path(os.environ["PULSEWATCH_WORK_DIR"])
+    assert work.is_dir() and not list(work.glob("training-*"))  # the spill is removed
     monkeypatch.setattr(
         tasks.features,
-        "extract_training_frame",
-        _shuffle_training_labels(tasks.features.extract_training_frame),
+        "stream_training_frames",
+        _shuffle_training_labels(tasks.features.stream_training_frames),
     )
     state = train_model(train_end_date=DAY, auc_floor=0.0, return_state=True)
     candidate = state.result()
