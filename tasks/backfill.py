@@ -228,7 +228,7 @@ def fan_out_to_deployment(
                     deployment_name,
                     parameters={"score_date": day.isoformat()},
                     timeout=0,
-                    flow_run_name=f"backfill-{day.isoformat()}",
+                    flow_run_name=f"nightly-{day.isoformat()}",  # as nightly_run_name names it
                     tags=["backfill"],
                     idempotency_key=f"backfill-{parent}-{day.isoformat()}",
                 ),
