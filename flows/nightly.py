@@ -12,6 +12,7 @@ from tasks.features import check_source_tables_task
 from tasks.registry import ensure_result_tables_task, training_needed_task
 from tasks.reporting import ScoringReport, TrainingReport
 from tasks.run_names import nightly_run_name
+from tasks.run_report import publish_nightly_report_task
 
 
 @dataclass(frozen=True)
@@ -49,4 +50,5 @@ def nightly_pipeline(
             num_threads=num_threads,
         )
     scoring = score_population(score_date=day, chunk_rows=chunk_rows, num_threads=num_threads)
+    publish_nightly_report_task(training, scoring)
     return NightlyReport(training=training, scoring=scoring)
