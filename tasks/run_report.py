@@ -374,7 +374,9 @@ def model_rows(models: Sequence[ModelRow], reasons: Mapping[str, str]) -> list[d
     ]
 
 
-STATUS_MARKS = {"scored": "✅", "failed": "❌", "missing": "⬜"}
+# Plain text, not emoji: a browser without an emoji font (a server's headless chromium, some
+# Linux desktops) shows emoji as empty boxes, and words need no colour to be read.
+STATUS_MARKS = {"scored": "ok", "failed": "**failed**", "missing": NONE_SHOWN}
 
 
 def date_status(day: date, history: History, runs: Mapping[date, NightRun]) -> str:
@@ -398,8 +400,8 @@ def status_grid_markdown(
     lines = [
         f"# Score dates {first} to {day}",
         "",
-        f"{counts['scored']} scored, {counts['failed']} failed, {counts['missing']} missing. "
-        + " · ".join(f"{mark} {name}" for name, mark in STATUS_MARKS.items()),
+        f"{counts['scored']} scored, {counts['failed']} failed, {counts['missing']} missing "
+        f"(ok: scored; failed: the date's last run failed, linked to it; {NONE_SHOWN}: missing).",
         "",
         "| week of | Mon | Tue | Wed | Thu | Fri | Sat | Sun |",
         "|---|---|---|---|---|---|---|---|",
@@ -413,7 +415,7 @@ def status_grid_markdown(
             if status is None:
                 cells.append("")
                 continue
-            mark = f"{STATUS_MARKS[status]} {current.day}"
+            mark = f"{current.day} {STATUS_MARKS[status]}"
             run = runs.get(current)
             cells.append(f"[{mark}]({run.url})" if status == "failed" and run and run.url else mark)
         lines.append(f"| {monday} | " + " | ".join(cells) + " |")

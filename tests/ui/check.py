@@ -160,7 +160,7 @@ def _screenshots(check: UiCheck) -> None:
                 if url:
                     page.goto(url, wait_until="networkidle")
                 if click:
-                    page.get_by_role("tab", name=click).click()
+                    page.get_by_text(click, exact=True).first.click()
                 page.get_by_text(wait_text).first.wait_for(timeout=30_000)
                 time.sleep(1)  # let the last API answers render
                 page.screenshot(path=str(check.out / f"{name}.png"), full_page=True)
