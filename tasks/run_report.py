@@ -363,12 +363,12 @@ def model_rows(models: Sequence[ModelRow], reasons: Mapping[str, str]) -> list[d
     return [
         {
             "model": m.model_version,
-            "trained at (UTC)": m.trained_at.strftime("%Y-%m-%d %H:%M"),
-            "cut-off": m.train_end_date.isoformat(),
-            "training rows": f"{m.n_train:,}",
-            "AUC": _auc(m.auc),
             "status": m.status,
             "why": model_reason(m, models, reasons),
+            "AUC": _auc(m.auc),
+            "cut-off": m.train_end_date.isoformat(),
+            "training rows": f"{m.n_train:,}",
+            "trained at (UTC)": m.trained_at.strftime("%Y-%m-%d %H:%M"),
         }
         for m in models
     ]
@@ -376,7 +376,7 @@ def model_rows(models: Sequence[ModelRow], reasons: Mapping[str, str]) -> list[d
 
 # Plain text, not emoji: a browser without an emoji font (a server's headless chromium, some
 # Linux desktops) shows emoji as empty boxes, and words need no colour to be read.
-STATUS_MARKS = {"scored": "ok", "failed": "**failed**", "missing": NONE_SHOWN}
+STATUS_MARKS = {"scored": "ok", "failed": "failed", "missing": NONE_SHOWN}
 
 
 def date_status(day: date, history: History, runs: Mapping[date, NightRun]) -> str:
@@ -478,7 +478,8 @@ def publish_nightly_report_task(
     create_table_artifact(
         key="model-history",
         table=model_rows(history.models, reasons),
-        description=f"Model registry as of {day}: {len(history.models)} versions, newest first",
+        description=f"Model registry as of {day}: {len(history.models)} "
+        f"version{'' if len(history.models) == 1 else 's'}, newest first",
     )
     grid = status_grid_markdown(day, history, runs)
     create_markdown_artifact(

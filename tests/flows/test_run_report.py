@@ -142,7 +142,7 @@ def test_the_nightly_run_shows_its_result_and_the_history(demo_warehouse, caplog
     assert grid.data.startswith("# Score dates 2026-09-13 to 2026-11-11\n")
     assert "2 scored, 1 failed, 57 missing (" in grid.data
     week = next(x for x in grid.data.splitlines() if x.startswith("| 2026-11-09 |"))
-    assert week.startswith("| 2026-11-09 | 9 ok | [10 **failed**](") and "| 11 ok |" in week
+    assert week.startswith("| 2026-11-09 | 9 ok | [10 failed](") and "| 11 ok |" in week
 
 
 def _employee_ids(warehouse, day: date) -> list[int]:

@@ -186,7 +186,7 @@ def test_status_grid_marks_each_date_in_its_weekday_column():
     assert lines[2].startswith("1 scored, 1 failed, 12 missing (")
     assert lines[6] == "| 2026-11-02 |  |  |  |  |  | 7 \u2013 | 8 \u2013 |"
     assert lines[8] == (
-        "| 2026-11-16 | 16 \u2013 | 17 \u2013 | [18 **failed**](http://ui/runs/flow-run/abc) "
+        "| 2026-11-16 | 16 \u2013 | 17 \u2013 | [18 failed](http://ui/runs/flow-run/abc) "
         "| 19 \u2013 | 20 ok |  |  |"
     )
 
