@@ -228,14 +228,16 @@ def run_ui_check(out: Path = OUT) -> UiCheck:
                     Path(tmp) / "worker.log",
                 )
             )
-            os.environ["PREFECT_API_URL"] = env["PREFECT_API_URL"]  # for run_deployment here
-            _nightly_runs(check, env)
-            print("screenshots ...", flush=True)
-            _screenshots(check)
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
+            # This process's own client (run_deployment, artifact ids) talks to that server.
+            with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
+                _nightly_runs(check, env)
+                print("screenshots ...", flush=True)
+                _screenshots(check)
         finally:
             for process in reversed(started):
                 stop(process)
-            os.environ.pop("PREFECT_API_URL", None)
             logs = out / "logs"
             logs.mkdir(exist_ok=True)
             for log in Path(tmp).glob("*.log"):
@@ -244,22 +246,19 @@ def run_ui_check(out: Path = OUT) -> UiCheck:
 
 
 def _nightly_runs(check: UiCheck, env: dict[str, str]) -> None:
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
     from tasks.dates import business_today
 
     today = business_today()
-    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
-        first = _deployment_run({"score_date": (today - timedelta(days=1)).isoformat()})
-        print(f"{first.name}: {first.state.name}", flush=True)
-        restore = _plant_bad_score(env, today - timedelta(days=2))
-        try:
-            failed = _deployment_run({"score_date": (today - timedelta(days=2)).isoformat()})
-        finally:
-            restore()
-        print(f"{failed.name}: {failed.state.name}: {failed.state.message}", flush=True)
-        scheduled = _deployment_run({})  # as the cron schedule starts it
-        print(f"{scheduled.name}: {scheduled.state.name}", flush=True)
+    first = _deployment_run({"score_date": (today - timedelta(days=1)).isoformat()})
+    print(f"{first.name}: {first.state.name}", flush=True)
+    restore = _plant_bad_score(env, today - timedelta(days=2))
+    try:
+        failed = _deployment_run({"score_date": (today - timedelta(days=2)).isoformat()})
+    finally:
+        restore()
+    print(f"{failed.name}: {failed.state.name}: {failed.state.message}", flush=True)
+    scheduled = _deployment_run({})  # as the cron schedule starts it
+    print(f"{scheduled.name}: {scheduled.state.name}", flush=True)
     if not scheduled.state.is_completed() or not failed.state.is_failed():
         raise RuntimeError(f"unexpected states: {scheduled.state!r}, {failed.state!r}")
     check.score_date, check.run_id, check.failed_run_id = today, str(scheduled.id), str(failed.id)

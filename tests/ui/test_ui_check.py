@@ -27,7 +27,7 @@ def test_the_scheduled_run_tells_what_happened_in_the_browser(chromium, tmp_path
     assert check.score_date is not None
     day = check.score_date.isoformat()
     rows, auc = check.stored_rows, check.stored_auc
-    assert rows > 500
+    assert rows > 300  # 600 demo employees, some left or not yet hired
 
     run_page = check.texts["run"]
     assert f"nightly-{day}" in run_page  # the run's name carries its date
