@@ -20,7 +20,7 @@ REDSHIFT_WORKGROUP_ID ?=
 PREFECT_API_URL ?=
 
 .PHONY: run test test-unit test-flow test-integration lint audit bench lock clean help demo-alerts \
-        infra-lint infra-deploy deploy deploy-local ecs-pool
+        infra-lint infra-deploy deploy deploy-local ecs-pool ui-check chromium
 
 help:
 	@echo "make run     - demo data into .pulsewatch/warehouse.duckdb, then the nightly flow for today"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench   - benchmarks (JSON results in benchmarks/results/)"
 	@echo "make lock    - recompile requirements*.lock from pyproject.toml"
 	@echo "make demo-alerts - a failing nightly run and its Slack alert, all on loopback"
+	@echo "make ui-check    - screenshots of the Prefect UI (runs, artifacts) in .pulsewatch/ui-check/"
 	@echo "make infra-lint   - cfn-lint + checkov on infra/template.yaml"
 	@echo "make infra-deploy - package and deploy the AWS stack (needs the AWS CLI; see README)"
 	@echo "make ecs-pool [POOL_TYPE=ecs:push|ecs] - create/update the work pool pulsewatch-ecs"
@@ -82,6 +83,16 @@ audit: $(STAMP)
 
 demo-alerts: $(STAMP)
 	$(BIN)/python -m tests.alerts.demo
+
+# Debian's chromium for the browser check (playwright drives it; it downloads no browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } || \
+	  { echo "make ui-check needs Debian's chromium: apt-get install chromium (as root)" >&2; exit 1; }
+
+# A prefect server + process worker on loopback, three nightly runs (one failing), screenshots.
+ui-check: $(STAMP) chromium
+	$(BIN)/python -m tests.ui.check
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

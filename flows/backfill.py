@@ -15,9 +15,10 @@ from tasks.backfill import (
     run_in_process,
     running_in_deployment,
 )
+from tasks.run_names import backfill_run_name
 
 
-@flow(name="backfill", log_prints=True)
+@flow(name="backfill", flow_run_name=backfill_run_name, log_prints=True)
 def backfill(
     start: date,
     end: date,

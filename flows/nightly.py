@@ -11,6 +11,8 @@ from tasks.dates import resolve_date
 from tasks.features import check_source_tables_task
 from tasks.registry import ensure_result_tables_task, training_needed_task
 from tasks.reporting import ScoringReport, TrainingReport
+from tasks.run_names import nightly_run_name
+from tasks.run_report import publish_nightly_report_task
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class NightlyReport:
     scoring: ScoringReport
 
 
-@flow(name="nightly-pipeline", log_prints=True)
+@flow(name="nightly-pipeline", flow_run_name=nightly_run_name, log_prints=True)
 def nightly_pipeline(
     score_date: date | None = None,
     max_model_age_days: int = 8,
@@ -48,4 +50,5 @@ def nightly_pipeline(
             num_threads=num_threads,
         )
     scoring = score_population(score_date=day, chunk_rows=chunk_rows, num_threads=num_threads)
+    publish_nightly_report_task(training, scoring)
     return NightlyReport(training=training, scoring=scoring)

@@ -12,11 +12,12 @@ from tasks.model_store import load_model_task
 from tasks.registry import ensure_result_tables_task, require_champion_task
 from tasks.reporting import ScoringReport, publish_scoring_report_task
 from tasks.results import load_scores_task
+from tasks.run_names import score_run_name
 from tasks.scoring import score_population_task
 from tasks.source_checks import check_source_data_task
 
 
-@flow(name="score-population", log_prints=True)
+@flow(name="score-population", flow_run_name=score_run_name, log_prints=True)
 def score_population(
     score_date: date | None = None, chunk_rows: int = 50_000, num_threads: int = 1
 ) -> ScoringReport:

@@ -10,6 +10,7 @@ from tasks.model_store import load_model_task, save_model_task
 from tasks.promotion import PromotionPolicy
 from tasks.registry import ensure_result_tables_task, promote_or_reject_task, read_champion_task
 from tasks.reporting import TrainingReport, publish_training_report_task
+from tasks.run_names import train_run_name
 from tasks.source_checks import check_source_data_task
 from tasks.training import (
     TrainingConfig,
@@ -19,7 +20,7 @@ from tasks.training import (
 )
 
 
-@flow(name="train-model", log_prints=True)
+@flow(name="train-model", flow_run_name=train_run_name, log_prints=True)
 def train_model(
     train_end_date: date | None = None,
     training_months: int = 18,

@@ -89,17 +89,21 @@ def date_spans(days: Iterable[date]) -> str:
     return ", ".join(f"{span[0]}..{span[-1]}" if len(span) > 1 else f"{span[0]}" for span in spans)
 
 
+def backfill_range(report: BackfillReport) -> str:
+    days = sorted([*report.planned, *report.skipped])
+    return f"{days[0]} to {days[-1]}" if days else "(no dates)"
+
+
 def backfill_markdown(report: BackfillReport) -> str:
     lines = [
-        f"# Backfill {'(dry run) ' if report.dry_run else ''}"
-        f"{report.planned[0] if report.planned else ''}",
+        f"# Backfill {'(dry run) ' if report.dry_run else ''}{backfill_range(report)}",
         "",
-        "| | |",
+        "| dates | count |",
         "|---|---|",
-        f"| dates planned | {len(report.planned)} |",
-        f"| skipped (already scored) | {len(report.skipped)} |",
-        f"| done | {len(report.done)} |",
-        f"| failed | {len(report.failed)} |",
+        f"| planned | {len(report.planned):,} |",
+        f"| skipped (already scored) | {len(report.skipped):,} |",
+        f"| done | {len(report.done):,} |",
+        f"| failed | {len(report.failed):,} |",
     ]
     if report.failed:
         lines += ["", "## Failed dates", "", "| date | error |", "|---|---|"]
@@ -130,7 +134,12 @@ def plan_backfill_task(start: date, end: date, reprocess: Reprocess) -> Backfill
 @task(name="finish-backfill", cache_policy=NONE)
 def finish_backfill_task(report: BackfillReport) -> BackfillReport:
     """Publish the summary; fail the backfill run if any date failed."""
-    create_markdown_artifact(key="backfill-summary", markdown=backfill_markdown(report))
+    create_markdown_artifact(
+        key="backfill-summary",
+        markdown=backfill_markdown(report),
+        description=f"Backfill {backfill_range(report)}: {len(report.done):,} done, "
+        f"{len(report.failed):,} failed, {len(report.skipped):,} skipped",
+    )
     if report.failed:
         first_day, first_error = sorted(report.failed.items())[0]
         # The failed dates come first: this line is the backfill's one Slack alert (its
@@ -242,7 +251,7 @@ def fan_out_to_deployment(
                     deployment_name,
                     parameters={"score_date": day.isoformat()},
                     timeout=0,
-                    flow_run_name=f"backfill-{day.isoformat()}",
+                    flow_run_name=f"backfill-{day.isoformat()}",  # as nightly_run_name names it
                     tags=["backfill"],
                     idempotency_key=f"backfill-{parent}-{day.isoformat()}",
                 ),

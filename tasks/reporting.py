@@ -14,6 +14,8 @@ from tasks.promotion import PromotionDecision
 from tasks.registry import RegistryEntry
 from tasks.scoring import ScoreFile
 
+NONE_SHOWN = "\u2013"  # en dash for "no value": a bare "-" can render as a list bullet
+
 
 @dataclass(frozen=True)
 class TrainingReport:
@@ -42,8 +44,16 @@ def comparison_table(
     model: PulseModel, champion: RegistryEntry | None, decision: PromotionDecision
 ) -> list[dict]:
     """Candidate next to champion, metric by metric (champion AUC measured on the candidate's
-    validation months)."""
+    validation months), then the gate's decision and its reason, each a row that reads
+    correctly across: what happens to the candidate, what happens to the champion."""
     metrics = model.metrics
+    if decision.promote:
+        outcome = {"candidate": "promoted to champion", "champion": "retired" if champion else ""}
+    else:
+        outcome = {
+            "candidate": "rejected",
+            "champion": "keeps scoring" if champion else "none: nothing scores",
+        }
     return [
         {
             "metric": "model version",
@@ -53,25 +63,32 @@ def comparison_table(
         {
             "metric": "validation AUC",
             "candidate": f"{decision.candidate_auc:.4f}",
-            "champion": "-" if decision.champion_auc is None else f"{decision.champion_auc:.4f}",
+            "champion": NONE_SHOWN
+            if decision.champion_auc is None
+            else f"{decision.champion_auc:.4f}",
         },
         {
             "metric": "training rows",
-            "candidate": str(metrics["n_train"]),
-            "champion": str(champion.n_train) if champion else "-",
+            "candidate": f"{int(metrics['n_train']):,}",
+            "champion": f"{champion.n_train:,}" if champion else NONE_SHOWN,
         },
-        {"metric": "validation rows", "candidate": str(metrics["n_valid"]), "champion": "-"},
+        {
+            "metric": "validation rows",
+            "candidate": f"{int(metrics['n_valid']):,}",
+            "champion": "same months" if champion else NONE_SHOWN,
+        },
         {
             "metric": "positive rate (validation)",
             "candidate": f"{metrics['positive_rate_valid']:.3f}",
-            "champion": "-",
+            "champion": NONE_SHOWN,
         },
         {
             "metric": "training cut-off",
             "candidate": metrics["train_end_date"],
-            "champion": champion.train_end_date.isoformat() if champion else "-",
+            "champion": champion.train_end_date.isoformat() if champion else NONE_SHOWN,
         },
-        {"metric": "decision", "candidate": decision.status, "champion": decision.reason},
+        {"metric": "decision", **outcome},
+        {"metric": "reason", "candidate": decision.reason, "champion": ""},
     ]
 
 
@@ -79,19 +96,20 @@ def scoring_markdown(report: ScoringReport) -> str:
     stats = report.stats
     total = max(report.rows, 1)
     bars = "\n".join(
-        f"| {i / 10:.1f}-{(i + 1) / 10:.1f} | {count} | {100 * count / total:.1f}% |"
+        f"| {i / 10:.1f} to {(i + 1) / 10:.1f} | {count:,} | {100 * count / total:.1f}% |"
         for i, count in enumerate(stats["histogram"])
     )
-    auc = "-" if report.model_auc is None else f"{report.model_auc:.4f}"
+    auc = NONE_SHOWN if report.model_auc is None else f"{report.model_auc:.4f}"
     return f"""# Condition scores for {report.score_date}
 
-| | |
+| item | value |
 |---|---|
-| employees scored | {report.rows} |
+| score date | {report.score_date} |
+| employees scored | {report.rows:,} |
 | model | `{report.model_version}` (validation AUC {auc}) |
 | mean risk | {stats["mean"]:.3f} |
 | median / p90 / p99 risk | {stats["p50"]:.3f} / {stats["p90"]:.3f} / {stats["p99"]:.3f} |
-| at or above 0.5 | {stats["high_risk"]} ({100 * stats["high_risk"] / total:.1f}%) |
+| at or above 0.5 | {stats["high_risk"]:,} ({100 * stats["high_risk"] / total:.1f}%) |
 | written to | `{report.table}` in {report.where} |
 
 ## Risk score distribution
@@ -114,7 +132,8 @@ def publish_training_report_task(
     create_table_artifact(
         key="model-comparison",
         table=rows,
-        description=f"Candidate {entry.model_version}: {decision.status}",
+        description=f"Candidate {entry.model_version} (cut-off {model.metrics['train_end_date']})"
+        f": {'promoted to champion' if decision.promote else 'rejected'}",
     )
     if not decision.promote:
         get_run_logger().warning(
@@ -153,6 +172,6 @@ def publish_scoring_report_task(
     create_markdown_artifact(
         key="scoring-summary",
         markdown=scoring_markdown(report),
-        description=f"{written} employees scored for {scores.score_date}",
+        description=f"{written:,} employees scored for {scores.score_date}",
     )
     return report

@@ -133,7 +133,7 @@ def test_artifacts_hold_aggregates_only(demo_warehouse):
 
     report = nightly_pipeline(score_date=DAY)
     summary = asyncio.run(_artifacts("scoring-summary"))[0]
-    assert f"| employees scored | {report.scoring.rows} |" in summary.data
+    assert f"| employees scored | {report.scoring.rows:,} |" in summary.data
     assert "Risk score distribution" in summary.data
     comparison = asyncio.run(_artifacts("model-comparison"))[0]
     assert "validation AUC" in str(comparison.data)
