@@ -392,7 +392,10 @@ def test_ecs_worker_launches_the_nightly_run_and_its_observer_marks_the_crash(
         return page["events"]
 
     (recorded,) = wait_for(crashed_event, 60, "the Crashed event")
-    failed = {s.name: s for s in automation_specs(AlertPolicy())}["pulsewatch-run-failed"]
+    failed = {
+        s.name: s
+        for s in automation_specs(AlertPolicy(ui_url=prefect_server.api_url.removesuffix("/api")))
+    }["pulsewatch-run-failed"]
     assert EventTrigger.model_validate(failed.trigger).covers(
         ReceivedEvent.model_validate(recorded)
     )
