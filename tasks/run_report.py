@@ -98,7 +98,8 @@ def read_history(warehouse: Warehouse, day: date) -> History:
     with friendly_errors("read the nightly history"):
         scored = warehouse.read("score_history", {"start_date": start, "end_date": day})
         deciles = warehouse.read("score_distribution", {"score_date": day})
-        models = warehouse.read("registry_history")
+        # newest first; sorted here, since a Redshift UNLOAD does not keep an ORDER BY
+        models = warehouse.read("registry_history").sort_values("trained_at", ascending=False)
     history = History()
     for row in scored.itertuples(index=False):
         history.aggregates[_day(row.score_date)] = DateAggregate(

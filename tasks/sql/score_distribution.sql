@@ -12,4 +12,3 @@ WHERE score_date = (
     SELECT MAX(score_date) FROM {condition_scores} WHERE score_date < CAST(:score_date AS DATE)
 )
 GROUP BY score_date, LEAST(FLOOR(risk_score * 10), 9)
-ORDER BY decile

@@ -9,4 +9,3 @@ SELECT score_date,
 FROM {condition_scores}
 WHERE score_date >= CAST(:start_date AS DATE) AND score_date <= CAST(:end_date AS DATE)
 GROUP BY score_date
-ORDER BY score_date

@@ -239,6 +239,6 @@ def test_what_the_redshift_path_really_sends_passes_the_redshift_lint(
     assert {"training_frame", "feature_snapshot_insert", "scoring_frame"} <= set(loaded)
     assert not [name for name in loaded if postgresql_only(name)]
     # the emulation executes an UNLOAD's query itself (recorded above as a plain SELECT)
-    wire = [s for s in sent if not s.startswith("SELECT pg_catalog")] + redshift.redshift.statements
+    wire = [s for s in sent if not s.startswith("SELECT pg_catalog")] + redshift.statements
     findings = {s[:80]: [str(f) for f in lint(s) if f.rule != "unload-order-by"] for s in wire}
     assert {k: v for k, v in findings.items() if v} == {}
