@@ -16,7 +16,7 @@ from tasks.warehouse.names import WAREHOUSE_SCHEMES
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("flows", "tasks", "deployments")
+SOURCES = ("cli", "flows", "tasks", "deployments")
 DATABASE_LIBRARIES = (
     "sqlalchemy",
     "duckdb",

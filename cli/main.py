@@ -127,8 +127,8 @@ def demo_data(
 def run(date_: DateOption = None, force_train: bool = False) -> None:
     """Nightly flow for one score date: train if needed, then score and load."""
     day = _date(date_)
+    from cli.summary import nightly_summary
     from flows.nightly import nightly_pipeline
-    from flows.summary import nightly_summary
 
     _console_without_tracebacks()
     report = nightly_pipeline(score_date=day, force_train=force_train)
@@ -140,7 +140,7 @@ def run(date_: DateOption = None, force_train: bool = False) -> None:
 def train(date_: DateOption = None) -> None:
     """Train a candidate model and promote it if it passes the gate."""
     day = _date(date_)
-    from flows.summary import training_summary
+    from cli.summary import training_summary
     from flows.train import train_model
 
     _console_without_tracebacks()
@@ -156,8 +156,8 @@ def score(
     """Score the active population with the champion and load the results."""
     _positive(chunk_rows, "--chunk-rows")
     day = _date(date_)
+    from cli.summary import scoring_summary
     from flows.score import score_population
-    from flows.summary import scoring_summary
 
     _console_without_tracebacks()
     typer.echo(scoring_summary(score_population(score_date=day, chunk_rows=chunk_rows)))
@@ -180,8 +180,8 @@ def backfill_command(
     if reprocess not in ("missing", "all"):
         raise PulsewatchError(f"--reprocess: {reprocess!r} is not one of: missing, all")
     _positive(max_parallel, "--max-parallel")
+    from cli.summary import backfill_summary
     from flows.backfill import backfill
-    from flows.summary import backfill_summary
     from tasks.backfill import Reprocess
 
     _console_without_tracebacks()
