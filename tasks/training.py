@@ -19,20 +19,19 @@ from sklearn.metrics import roc_auc_score
 
 from tasks.contract import CATEGORICAL_FEATURES, LABEL
 from tasks.errors import DataContractError
+from tasks.knobs import DEFAULTS
 from tasks.model import PulseModel, model_matrix
 from tasks.training_data import TrainingData, month_range
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    validation_months: int = 3
-    num_boost_round: int = 200
+    validation_months: int = DEFAULTS.validation_months
+    num_boost_round: int = DEFAULTS.num_boost_round
     learning_rate: float = 0.05
     num_leaves: int = 31
     min_data_in_leaf: int = 50
-    # Explicit: LightGBM's default OpenMP threading was measured 100x slower on a busy
-    # 2-core machine than num_threads=1.
-    num_threads: int = 1
+    num_threads: int = DEFAULTS.num_threads
     seed: int = 7
 
     def lightgbm_params(self) -> dict:

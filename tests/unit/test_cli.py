@@ -41,6 +41,12 @@ def pulsewatch(*args: str, **env: str) -> subprocess.CompletedProcess:
             "pulsewatch: --reprocess: 'some' is not one of: missing, all",
         ),
         (
+            ["backfill", "--start", "2026-01-01", "--end", "2026-01-02", "--max-parallel", "3"],
+            {},
+            "pulsewatch: --max-parallel: 3 dates at once need the backfill/adhoc deployment "
+            "(each date its own run); run here, dates go one at a time (use 1)",
+        ),
+        (
             ["demo-data", "--employees", "0"],
             {},
             "pulsewatch: --employees: must be at least 1 (got 0)",
@@ -70,6 +76,14 @@ def test_every_command_has_help():
         result = pulsewatch(command, "--help")
         assert result.returncode == 0, command
         assert "Usage" in result.stdout
+
+
+def test_options_have_help():
+    """Every option of run and backfill says what it does."""
+    run = pulsewatch("run", "--help").stdout
+    assert "even when the champion is fresh" in " ".join(run.split())
+    backfill = " ".join(pulsewatch("backfill", "--help").stdout.split())
+    assert "Only 1 here" in backfill and "backfill/adhoc" in backfill
 
 
 def test_demo_data_writes_the_embedded_default(tmp_path):
