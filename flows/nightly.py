@@ -8,8 +8,8 @@ from prefect import flow
 from flows.score import score_population
 from flows.train import train_model
 from tasks.dates import resolve_date
-from tasks.features import check_source_tables_task
 from tasks.knobs import DEFAULTS
+from tasks.prefect_tasks.features import check_source_tables_task
 from tasks.registry import ensure_result_tables_task, training_needed_task
 from tasks.reporting import ScoringReport, TrainingReport
 

@@ -5,19 +5,19 @@ from datetime import date
 from prefect import flow
 
 from tasks.dates import resolve_date
-from tasks.features import check_source_tables_task, extract_training_frame_task
 from tasks.knobs import DEFAULTS
 from tasks.model_store import load_model_task, save_model_task
-from tasks.promotion import PromotionPolicy
-from tasks.registry import ensure_result_tables_task, promote_or_reject_task, read_champion_task
-from tasks.reporting import TrainingReport, publish_training_report_task
-from tasks.source_checks import check_source_data_task
-from tasks.training import (
-    TrainingConfig,
+from tasks.prefect_tasks.features import check_source_tables_task, extract_training_frame_task
+from tasks.prefect_tasks.training import (
     evaluate_champion_task,
     fit_model_task,
     release_training_data_task,
 )
+from tasks.promotion import PromotionPolicy
+from tasks.registry import ensure_result_tables_task, promote_or_reject_task, read_champion_task
+from tasks.reporting import TrainingReport, publish_training_report_task
+from tasks.source_checks import check_source_data_task
+from tasks.training import TrainingConfig
 
 
 @flow(name="train-model", log_prints=True)

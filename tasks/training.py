@@ -13,8 +13,6 @@ from datetime import date
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from prefect import get_run_logger, task
-from prefect.cache_policies import NONE
 from sklearn.metrics import roc_auc_score
 
 from tasks.contract import CATEGORICAL_FEATURES, LABEL
@@ -166,30 +164,3 @@ def evaluate_streamed(model: PulseModel, data: TrainingData, validation_months: 
 
 def _iso(value: object) -> str:
     return pd.Timestamp(value).date().isoformat()
-
-
-@task(name="fit-model", persist_result=False, cache_policy=NONE)
-def fit_model_task(data: TrainingData, config: TrainingConfig, train_end_date: date) -> PulseModel:
-    model = fit_streamed(data, config, train_end_date)
-    get_run_logger().info(
-        "Candidate validation AUC %.4f (%d train rows, %d validation rows)",
-        model.metrics["auc"],
-        model.metrics["n_train"],
-        model.metrics["n_valid"],
-    )
-    return model
-
-
-@task(name="evaluate-champion", persist_result=False, cache_policy=NONE)
-def evaluate_champion_task(
-    champion: PulseModel | None, data: TrainingData, validation_months: int
-) -> float | None:
-    if champion is None:
-        return None
-    return evaluate_streamed(champion, data, validation_months)
-
-
-@task(name="release-training-data", persist_result=False, cache_policy=NONE)
-def release_training_data_task(data: TrainingData) -> None:
-    """Remove the spilled training data from the work dir (the run needs it no more)."""
-    data.close()
