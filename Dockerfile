@@ -21,6 +21,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # 2. The project itself, without dependencies (setuptools comes from the lock).
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY cli ./cli
 COPY flows ./flows
 COPY tasks ./tasks
 COPY deployments ./deployments

@@ -8,7 +8,9 @@ from flows.nightly import nightly_pipeline
 from tasks.backfill import (
     BackfillProgress,
     BackfillReport,
+    NightlyDeployment,
     Reprocess,
+    check_max_parallel,
     fan_out_to_deployment,
     finish_backfill_task,
     plan_backfill_task,
@@ -25,13 +27,24 @@ def backfill(
     reprocess: Reprocess = "missing",
     max_parallel: int = 1,
     dry_run: bool = False,
-    nightly_deployment: str = "nightly-pipeline/nightly",
+    nightly_deployment: NightlyDeployment = "nightly-pipeline/nightly",
 ) -> BackfillReport:
-    """Score every date from `start` to `end` (inclusive). `reprocess="missing"` skips dates
-    that already have scores. Run from a deployment (e.g. `backfill/adhoc` on ECS), each date
-    is one run of `nightly_deployment` (its own ECS task), at most `max_parallel` at a time;
-    run directly (`pulsewatch backfill`), the dates run one after another in this process.
-    A failed date does not stop the others; the run fails at the end if any date failed."""
+    """Score every date of a range with the nightly pipeline. Run from a deployment (e.g.
+    `backfill/adhoc` on ECS), each date is one run of `nightly_deployment` (its own ECS task),
+    at most `max_parallel` at a time; run directly (`pulsewatch backfill`), the dates run one
+    after another in this process. A failed date does not stop the others; the run fails at
+    the end if any date failed.
+
+    Args:
+        start: The first score date (YYYY-MM-DD).
+        end: The last score date (YYYY-MM-DD), inclusive.
+        reprocess: missing: skip dates that already have scores; all: score them again.
+        max_parallel: Dates running at once, each its own run of the nightly deployment. Only
+            from a deployment: a backfill run directly runs one date at a time.
+        dry_run: Only plan: report which dates would run, start nothing.
+        nightly_deployment: The deployment that runs each date (from a deployment only).
+    """
+    check_max_parallel(max_parallel, running_in_deployment())
     plan = plan_backfill_task(start, end, reprocess)
     report = BackfillReport(planned=plan.dates, skipped=plan.skipped, dry_run=dry_run)
     if not dry_run and plan.dates:

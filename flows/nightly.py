@@ -8,7 +8,8 @@ from prefect import flow
 from flows.score import score_population
 from flows.train import train_model
 from tasks.dates import resolve_date
-from tasks.features import check_source_tables_task
+from tasks.knobs import DEFAULTS
+from tasks.prefect_tasks.features import check_source_tables_task
 from tasks.registry import ensure_result_tables_task, training_needed_task
 from tasks.reporting import ScoringReport, TrainingReport
 from tasks.run_names import nightly_run_name
@@ -24,17 +25,36 @@ class NightlyReport:
 @flow(name="nightly-pipeline", flow_run_name=nightly_run_name, log_prints=True)
 def nightly_pipeline(
     score_date: date | None = None,
-    max_model_age_days: int = 8,
+    max_model_age_days: int = DEFAULTS.max_model_age_days,
     force_train: bool = False,
-    training_months: int = 18,
-    auc_floor: float = 0.70,
-    max_auc_drop: float = 0.02,
-    num_threads: int = 1,
-    chunk_rows: int = 50_000,
+    training_months: int = DEFAULTS.training_months,
+    validation_months: int = DEFAULTS.validation_months,
+    num_boost_round: int = DEFAULTS.num_boost_round,
+    auc_floor: float = DEFAULTS.auc_floor,
+    max_auc_drop: float = DEFAULTS.max_auc_drop,
+    num_threads: int = DEFAULTS.num_threads,
+    chunk_rows: int = DEFAULTS.chunk_rows,
 ) -> NightlyReport:
-    """The scheduled job for one score date (default: today, Asia/Tokyo): retrain if there is
-    no champion or it is older than `max_model_age_days`, then score and load."""
+    """The scheduled job for one score date: retrain if there is no champion or it is stale,
+    then score every active employee and load the scores.
+
+    Args:
+        score_date: The date to score (YYYY-MM-DD). Empty: today in Asia/Tokyo.
+        max_model_age_days: Retrain when the champion was trained more than this many days
+            before the score date.
+        force_train: Train a candidate even when the champion is fresh (the promotion gate
+            still decides whether it scores).
+        training_months: Survey months in the training window, validation months included.
+        validation_months: The last months of the training window, held out to measure AUC.
+        num_boost_round: LightGBM boosting rounds.
+        auc_floor: A candidate below this validation AUC is rejected.
+        max_auc_drop: A candidate more than this below the champion's AUC (same months) is
+            rejected.
+        num_threads: LightGBM threads for training and scoring (the ECS task has 2 vCPU).
+        chunk_rows: Employees scored per chunk; bounds the scoring memory.
+    """
     day = resolve_date(score_date)
+    # Once per night, here; the subflows are told not to repeat them (check_tables=False).
     # The source-data contract is checked by the subflows: train-model checks its window (the
     # scoring window's months included) before it trains, score-population its own before it
     # scores; checking here too cost a third pass over the source rows (2-3 s on 1M employees).
@@ -45,10 +65,15 @@ def nightly_pipeline(
         training = train_model(
             train_end_date=day,
             training_months=training_months,
+            validation_months=validation_months,
             auc_floor=auc_floor,
             max_auc_drop=max_auc_drop,
+            num_boost_round=num_boost_round,
             num_threads=num_threads,
+            check_tables=False,
         )
-    scoring = score_population(score_date=day, chunk_rows=chunk_rows, num_threads=num_threads)
+    scoring = score_population(
+        score_date=day, chunk_rows=chunk_rows, num_threads=num_threads, check_tables=False
+    )
     publish_nightly_report_task(training, scoring)
     return NightlyReport(training=training, scoring=scoring)

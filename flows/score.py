@@ -7,26 +7,40 @@ from prefect import flow
 
 from tasks.dates import resolve_date
 from tasks.feature_store import prepare_features_task
-from tasks.features import check_source_tables_task
+from tasks.knobs import DEFAULTS
 from tasks.model_store import load_model_task
+from tasks.prefect_tasks.features import check_source_tables_task
+from tasks.prefect_tasks.scoring import score_population_task
 from tasks.registry import ensure_result_tables_task, require_champion_task
 from tasks.reporting import ScoringReport, publish_scoring_report_task
 from tasks.results import load_scores_task
 from tasks.run_names import score_run_name
-from tasks.scoring import score_population_task
 from tasks.source_checks import check_source_data_task
 
 
 @flow(name="score-population", flow_run_name=score_run_name, log_prints=True)
 def score_population(
-    score_date: date | None = None, chunk_rows: int = 50_000, num_threads: int = 1
+    score_date: date | None = None,
+    chunk_rows: int = DEFAULTS.chunk_rows,
+    num_threads: int = DEFAULTS.num_threads,
+    check_tables: bool = True,
 ) -> ScoringReport:
-    """Score everyone active on `score_date` (default: today) with the champion and replace
-    that date's rows in condition_scores. `num_threads`: LightGBM threads for prediction."""
+    """Score everyone active on a date with the champion and replace that date's rows in
+    condition_scores.
+
+    Args:
+        score_date: The date to score (YYYY-MM-DD). Empty: today in Asia/Tokyo.
+        chunk_rows: Employees scored per chunk; bounds the scoring memory.
+        num_threads: LightGBM threads for prediction (the ECS task has 2 vCPU).
+        check_tables: Check that the source tables exist and create the result tables first.
+            nightly-pipeline passes false: it has done both earlier in the same run.
+    """
     day = resolve_date(score_date)
-    check_source_tables_task()
+    if check_tables:
+        check_source_tables_task()
     fingerprint = check_source_data_task(day)
-    ensure_result_tables_task()
+    if check_tables:
+        ensure_result_tables_task()
     champion = require_champion_task()
     model = load_model_task(champion.stored)
     prepare_features_task(day, fingerprint)

@@ -5,42 +5,60 @@ from datetime import date
 from prefect import flow
 
 from tasks.dates import resolve_date
-from tasks.features import check_source_tables_task, extract_training_frame_task
+from tasks.knobs import DEFAULTS
 from tasks.model_store import load_model_task, save_model_task
+from tasks.prefect_tasks.features import check_source_tables_task, extract_training_frame_task
+from tasks.prefect_tasks.training import (
+    evaluate_champion_task,
+    fit_model_task,
+    release_training_data_task,
+)
 from tasks.promotion import PromotionPolicy
 from tasks.registry import ensure_result_tables_task, promote_or_reject_task, read_champion_task
 from tasks.reporting import TrainingReport, publish_training_report_task
 from tasks.run_names import train_run_name
 from tasks.source_checks import check_source_data_task
-from tasks.training import (
-    TrainingConfig,
-    evaluate_champion_task,
-    fit_model_task,
-    release_training_data_task,
-)
+from tasks.training import TrainingConfig
 
 
 @flow(name="train-model", flow_run_name=train_run_name, log_prints=True)
 def train_model(
     train_end_date: date | None = None,
-    training_months: int = 18,
-    validation_months: int = 3,
-    auc_floor: float = 0.70,
-    max_auc_drop: float = 0.02,
-    num_boost_round: int = 200,
-    num_threads: int = 1,
+    training_months: int = DEFAULTS.training_months,
+    validation_months: int = DEFAULTS.validation_months,
+    auc_floor: float = DEFAULTS.auc_floor,
+    max_auc_drop: float = DEFAULTS.max_auc_drop,
+    num_boost_round: int = DEFAULTS.num_boost_round,
+    num_threads: int = DEFAULTS.num_threads,
+    check_tables: bool = True,
 ) -> TrainingReport:
-    """Train a candidate on data known by `train_end_date` (default: today) and promote it if
-    it clears the AUC floor and is not worse than the champion by more than `max_auc_drop`."""
+    """Train a candidate on the data known by a date and promote it if it clears the AUC floor
+    and is not worse than the champion by more than `max_auc_drop`.
+
+    Args:
+        train_end_date: Train on what was known on this date (YYYY-MM-DD). Empty: today in
+            Asia/Tokyo.
+        training_months: Survey months in the training window, validation months included.
+        validation_months: The last months of the training window, held out to measure AUC.
+        auc_floor: A candidate below this validation AUC is rejected.
+        max_auc_drop: A candidate more than this below the champion's AUC (same months) is
+            rejected.
+        num_boost_round: LightGBM boosting rounds.
+        num_threads: LightGBM threads (the ECS task has 2 vCPU).
+        check_tables: Check that the source tables exist and create the result tables first.
+            nightly-pipeline passes false: it has done both earlier in the same run.
+    """
     end = resolve_date(train_end_date)
     config = TrainingConfig(
         validation_months=validation_months,
         num_boost_round=num_boost_round,
         num_threads=num_threads,
     )
-    check_source_tables_task()
+    if check_tables:
+        check_source_tables_task()
     check_source_data_task(end, training_months)
-    ensure_result_tables_task()
+    if check_tables:
+        ensure_result_tables_task()
     data = extract_training_frame_task(end, training_months)  # spilled to the work dir
     candidate = fit_model_task(data, config, end)
     champion = read_champion_task()

@@ -27,6 +27,9 @@ from tasks.settings import get_settings
 from tasks.warehouse import open_warehouse
 
 Reprocess = Literal["missing", "all"]
+# The deployments a backfill may fan out to (prefect.yaml): a Literal, so a mistyped name is
+# refused when the parameters are validated, before the run starts (and the form offers a list).
+NightlyDeployment = Literal["nightly-pipeline/nightly"]
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,23 @@ def run_in_process(
         progress.finished(outcome)
         outcomes.append(outcome)
     return outcomes
+
+
+def check_max_parallel(
+    max_parallel: int, in_deployment: bool, option: str = "max_parallel"
+) -> None:
+    """Refuse parallel dates where they cannot run in parallel: outside a deployment the dates
+    run as subflows of this process, one after another. Not run concurrently there on purpose:
+    a DuckDB file takes one writer, and on PostgreSQL/Redshift one process's CPU and memory are
+    sized for one night (LightGBM already uses its `num_threads`); dates at once are separate
+    runs of the nightly deployment, each its own ECS task or worker process."""
+    if max_parallel < 1:
+        raise PulsewatchError(f"{option}: must be at least 1 (got {max_parallel})")
+    if max_parallel > 1 and not in_deployment:
+        raise PulsewatchError(
+            f"{option}: {max_parallel} dates at once need the backfill/adhoc deployment "
+            "(each date its own run); run here, dates go one at a time (use 1)"
+        )
 
 
 def running_in_deployment() -> bool:

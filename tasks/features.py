@@ -5,19 +5,14 @@ calendar (tasks/dates.py: TrainingWindow), scoring frames from the feature store
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 
 import pandas as pd
-from prefect import get_run_logger, task
-from prefect.cache_policies import NONE
 
 from tasks.contract import check_frame
 from tasks.dates import HISTORY_MONTHS, TrainingWindow
 from tasks.errors import DataContractError, WarehouseError
-from tasks.retries import IO_RETRIES
-from tasks.settings import get_settings
 from tasks.training_data import TrainingData
-from tasks.warehouse import SOURCE_TABLES, Warehouse, open_warehouse
+from tasks.warehouse import SOURCE_TABLES, Warehouse
 
 __all__ = [
     "HISTORY_MONTHS",  # the calendar's, re-exported for callers of this module
@@ -72,28 +67,3 @@ def _empty_message(warehouse: Warehouse, window: TrainingWindow) -> str:
         f"training frame is empty: no survey rows for months {window.first_month} to "
         f"{window.last_month} in {warehouse.qualified('survey_responses')}"
     )
-
-
-@task(name="extract-training-frame", persist_result=False, cache_policy=NONE, **IO_RETRIES)
-def extract_training_frame_task(train_end_date: date, training_months: int) -> TrainingData:
-    """The training frame, checked and spilled to the work dir (see tasks/training_data.py)."""
-    window = TrainingWindow.ending(train_end_date, training_months)
-    settings = get_settings()
-    with open_warehouse(settings) as warehouse:
-        data = extract_training_data(warehouse, window, settings.work_dir)
-    positives = sum(stats.positives for stats in data.months.values())
-    get_run_logger().info(
-        "Extracted %d labelled rows (%d employees, months %s..%s, positive rate %.3f)",
-        data.rows,
-        data.employees,
-        window.first_month,
-        window.last_month,
-        positives / data.rows,
-    )
-    return data
-
-
-@task(name="check-source-tables", **IO_RETRIES)
-def check_source_tables_task() -> None:
-    with open_warehouse(get_settings()) as warehouse:
-        require_source_tables(warehouse)

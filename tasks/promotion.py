@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tasks.knobs import DEFAULTS
+
 
 @dataclass(frozen=True)
 class PromotionPolicy:
-    auc_floor: float = 0.70  # absolute minimum validation AUC
-    max_auc_drop: float = 0.02  # how much worse than the champion a candidate may be
+    auc_floor: float = DEFAULTS.auc_floor
+    max_auc_drop: float = DEFAULTS.max_auc_drop
 
 
 @dataclass(frozen=True)

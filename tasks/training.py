@@ -13,26 +13,23 @@ from datetime import date
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from prefect import get_run_logger, task
-from prefect.cache_policies import NONE
 from sklearn.metrics import roc_auc_score
 
 from tasks.contract import CATEGORICAL_FEATURES, LABEL
 from tasks.errors import DataContractError
+from tasks.knobs import DEFAULTS
 from tasks.model import PulseModel, model_matrix
 from tasks.training_data import TrainingData, month_range
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    validation_months: int = 3
-    num_boost_round: int = 200
+    validation_months: int = DEFAULTS.validation_months
+    num_boost_round: int = DEFAULTS.num_boost_round
     learning_rate: float = 0.05
     num_leaves: int = 31
     min_data_in_leaf: int = 50
-    # Explicit: LightGBM's default OpenMP threading was measured 100x slower on a busy
-    # 2-core machine than num_threads=1.
-    num_threads: int = 1
+    num_threads: int = DEFAULTS.num_threads
     seed: int = 7
 
     def lightgbm_params(self) -> dict:
@@ -167,30 +164,3 @@ def evaluate_streamed(model: PulseModel, data: TrainingData, validation_months: 
 
 def _iso(value: object) -> str:
     return pd.Timestamp(value).date().isoformat()
-
-
-@task(name="fit-model", persist_result=False, cache_policy=NONE)
-def fit_model_task(data: TrainingData, config: TrainingConfig, train_end_date: date) -> PulseModel:
-    model = fit_streamed(data, config, train_end_date)
-    get_run_logger().info(
-        "Candidate validation AUC %.4f (%d train rows, %d validation rows)",
-        model.metrics["auc"],
-        model.metrics["n_train"],
-        model.metrics["n_valid"],
-    )
-    return model
-
-
-@task(name="evaluate-champion", persist_result=False, cache_policy=NONE)
-def evaluate_champion_task(
-    champion: PulseModel | None, data: TrainingData, validation_months: int
-) -> float | None:
-    if champion is None:
-        return None
-    return evaluate_streamed(champion, data, validation_months)
-
-
-@task(name="release-training-data", persist_result=False, cache_policy=NONE)
-def release_training_data_task(data: TrainingData) -> None:
-    """Remove the spilled training data from the work dir (the run needs it no more)."""
-    data.close()

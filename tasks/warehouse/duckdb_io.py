@@ -58,3 +58,31 @@ class DuckDBWarehouse(Warehouse):
             )
         finally:
             raw.unregister(view)
+
+
+def show_read_only(path: str, sql: str, wait_seconds: float = 120.0) -> str:
+    """One query on a DuckDB file opened read-only, rendered as a table: the run summary's
+    "look" command. While a run writes the file, its process holds DuckDB's file lock (one
+    process at a time, even for readers); the pipeline's tasks open and close the file, so
+    the lock comes free between them: wait for it, up to `wait_seconds`. Hand-written: DuckDB
+    has no lock timeout of its own."""
+    import time
+
+    import duckdb
+
+    from tasks.errors import WarehouseError
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with duckdb.connect(path, read_only=True) as conn:
+                return str(conn.sql(sql))
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise WarehouseError(f"{path}: {str(error).splitlines()[0]}") from None
+            if time.monotonic() >= deadline:
+                raise WarehouseError(
+                    f"{path} is still being written by another process after "
+                    f"{wait_seconds:.0f} s; look again when the run has finished"
+                ) from None
+            time.sleep(0.25)

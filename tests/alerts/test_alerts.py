@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from deployments.alert_messages import RED
 from deployments.automations import AlertPolicy, apply_alerting, automation_specs, block_specs
-from flows.cli import app
 from tasks.demo_data import write_demo_data
 from tasks.warehouse import warehouse_for_url
 from tests.alerts.services import children, wait_for

@@ -48,7 +48,7 @@ def test_backfill_of_24_dates_on_postgres(pg, prefect_api):
     write_demo_data(pg, SMALL_DEMO)
     start = date(2026, 11, 1)
     days = [start + timedelta(days=i) for i in range(24)]
-    report = backfill(start=days[0], end=days[-1], max_parallel=4)
+    report = backfill(start=days[0], end=days[-1])
     assert report.done == days and report.failed == {} and report.skipped == []
     expected = 0
     for day in days:
@@ -67,7 +67,7 @@ def test_backfill_of_24_dates_on_postgres(pg, prefect_api):
     # retrained when the champion got older than max_model_age_days (8): on days 1, 10, 19
     assert sorted(registry(pg).values()) == ["champion", "retired", "retired"]
 
-    again = backfill(start=days[0], end=days[-1], max_parallel=4)  # nothing left to do
+    again = backfill(start=days[0], end=days[-1])  # nothing left to do
     assert again.skipped == days and again.done == []
 
 

@@ -1,6 +1,7 @@
 """`pulsewatch run` as a user types it, against the session's Prefect server."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,13 +32,12 @@ def test_run_prints_a_summary_and_reruns_idempotently():
     assert "active employees for 2026-11-20" in scored
     assert any(line.startswith("results   condition_scores in duckdb:") for line in lines)
     look = next(line for line in lines if line.startswith("look"))
-    query = subprocess.run(
-        look.removeprefix("look").strip().replace(".venv/bin/python", sys.executable),
-        shell=True,
-        capture_output=True,
-        text=True,
+    query = subprocess.run(  # pasted as printed, from another directory
+        look.removeprefix("look").strip(), shell=True, capture_output=True, text=True, cwd="/"
     )
-    assert query.returncode == 0 and "risk_score" in query.stdout
+    assert query.returncode == 0, query.stderr
+    risks = re.findall(r"│\s+\d+\s+│\s+(\d\.\d+)\s+│", query.stdout)
+    assert len(risks) == 10 and all(len(r) <= 5 for r in risks)  # rounded to 3 decimals
 
     second = pulsewatch("run", "--date", "2026-11-20")
     assert second.returncode == 0

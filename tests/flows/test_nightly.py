@@ -35,6 +35,46 @@ def test_nightly_trains_scores_and_is_idempotent(demo_warehouse):
     assert list(registry(demo_warehouse).values()) == ["champion"]
 
 
+async def _task_run_names(root_id) -> list[str]:
+    """Names of the task runs of a flow run and of its subflow runs, read from the API."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+        TaskRunFilter,
+        TaskRunFilterFlowRunId,
+    )
+
+    async with get_client() as client:
+        children = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[root_id])
+            )
+        )
+        ids = [root_id, *(c.id for c in children)]
+        runs = await client.read_task_runs(
+            task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=ids))
+        )
+    return [r.name.rsplit("-", 1)[0] for r in runs if r.name]
+
+
+def test_a_night_checks_the_tables_once(demo_warehouse):
+    """nightly-pipeline, train-model and score-population each need the source tables checked
+    and the result tables created; a night that trains and scores does each once."""
+    import asyncio
+    from collections import Counter
+
+    state = nightly_pipeline(score_date=DAY, force_train=True, return_state=True)
+    assert state.is_completed()
+    counts = Counter(asyncio.run(_task_run_names(state.state_details.flow_run_id)))
+    assert counts["fit-model"] == 1 and counts["score-employees"] == 1  # trained and scored
+    assert counts["check-source-tables"] == 1
+    assert counts["ensure-result-tables"] == 1
+    # run on their own, the subflows still check (once)
+    alone = score_population(score_date=DAY, return_state=True)
+    counts = Counter(asyncio.run(_task_run_names(alone.state_details.flow_run_id)))
+    assert counts["check-source-tables"] == counts["ensure-result-tables"] == 1
+
+
 def test_rejected_candidate_keeps_the_champion_scoring(demo_warehouse):
     champion = train_model(train_end_date=DAY).model_version
     report = nightly_pipeline(score_date=DAY, force_train=True, auc_floor=0.99)
@@ -142,10 +182,10 @@ def test_artifacts_hold_aggregates_only(demo_warehouse):
 
 
 def test_data_tasks_do_not_persist_results():
-    from tasks.features import extract_training_frame_task
     from tasks.model_store import load_model_task, save_model_task
-    from tasks.scoring import score_population_task
-    from tasks.training import evaluate_champion_task, fit_model_task
+    from tasks.prefect_tasks.features import extract_training_frame_task
+    from tasks.prefect_tasks.scoring import score_population_task
+    from tasks.prefect_tasks.training import evaluate_champion_task, fit_model_task
 
     for task in (
         extract_training_frame_task,

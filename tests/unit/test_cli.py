@@ -41,6 +41,12 @@ def pulsewatch(*args: str, **env: str) -> subprocess.CompletedProcess:
             "pulsewatch: --reprocess: 'some' is not one of: missing, all",
         ),
         (
+            ["backfill", "--start", "2026-01-01", "--end", "2026-01-02", "--max-parallel", "3"],
+            {},
+            "pulsewatch: --max-parallel: 3 dates at once need the backfill/adhoc deployment "
+            "(each date its own run); run here, dates go one at a time (use 1)",
+        ),
+        (
             ["demo-data", "--employees", "0"],
             {},
             "pulsewatch: --employees: must be at least 1 (got 0)",
@@ -70,6 +76,17 @@ def test_every_command_has_help():
         result = pulsewatch(command, "--help")
         assert result.returncode == 0, command
         assert "Usage" in result.stdout
+
+
+def test_options_have_help():
+    """Every option of run and backfill says what it does."""
+
+    def text(command: str) -> str:  # the help without rich's box and line breaks
+        return " ".join(pulsewatch(command, "--help").stdout.replace("│", " ").split())
+
+    assert "even when the champion is fresh" in text("run")
+    backfill = text("backfill")
+    assert "Only 1 here" in backfill and "backfill/adhoc" in backfill
 
 
 def test_demo_data_writes_the_embedded_default(tmp_path):

@@ -54,6 +54,66 @@ def test_every_entrypoint_is_a_flow_accepting_the_deployment_parameters(path):
         backfill.validate_parameters({**given, "reprocess": "some"})
 
 
+@pytest.mark.parametrize("path", [PREFECT_YAML, LOCAL_YAML], ids=["ecs", "local"])
+def test_deployment_parameters_are_overrides_not_restated_defaults(path):
+    """The defaults are defined once (tasks/knobs.py, read by the flow signatures): a deployment
+    giving a parameter its default value would be a second copy that drifts."""
+    from prefect.flows import load_flow_from_entrypoint
+
+    for name, config in deployments(path).items():
+        flow = load_flow_from_entrypoint(str(ROOT / config["entrypoint"]))
+        defaults = {k: v.get("default") for k, v in flow.parameters.properties.items()}
+        for parameter, value in (config.get("parameters") or {}).items():
+            assert value != defaults[parameter], f"{name}: {parameter}={value!r} is the default"
+
+
+def test_flow_defaults_are_the_knobs():
+    from flows.backfill import backfill
+    from flows.nightly import nightly_pipeline
+    from flows.score import score_population
+    from flows.train import train_model
+    from tasks.knobs import DEFAULTS
+    from tasks.promotion import PromotionPolicy
+    from tasks.training import TrainingConfig
+
+    knobs = {k: v for k, v in vars(DEFAULTS).items()}
+    nightly = {k: v.get("default") for k, v in nightly_pipeline.parameters.properties.items()}
+    assert knobs.items() <= nightly.items()  # nightly can set every knob
+    for flow in (train_model, score_population, backfill):
+        for parameter, schema in flow.parameters.properties.items():
+            if parameter in knobs:
+                assert schema["default"] == knobs[parameter], (flow.name, parameter)
+    assert TrainingConfig().num_boost_round == DEFAULTS.num_boost_round
+    assert TrainingConfig().validation_months == DEFAULTS.validation_months
+    assert PromotionPolicy() == PromotionPolicy(DEFAULTS.auc_floor, DEFAULTS.max_auc_drop)
+
+
+@pytest.mark.parametrize("path", [PREFECT_YAML, LOCAL_YAML], ids=["ecs", "local"])
+def test_every_parameter_has_help_in_the_run_form(path):
+    """Google-style `Args:` in each flow's docstring become the descriptions Prefect puts in
+    the deployment's parameter schema (the Custom run form)."""
+    from prefect.flows import load_flow_from_entrypoint
+
+    for name, config in deployments(path).items():
+        flow = load_flow_from_entrypoint(str(ROOT / config["entrypoint"]))
+        schema = flow.parameters.model_dump()["properties"]
+        missing = [p for p, s in schema.items() if not s.get("description")]
+        assert not missing, f"{name}: no help for {missing}"
+    from flows.nightly import nightly_pipeline
+
+    described = nightly_pipeline.parameters.properties["score_date"]["description"]
+    assert "Empty: today in Asia/Tokyo" in described
+
+
+def test_a_mistyped_nightly_deployment_is_refused_before_the_run():
+    from flows.backfill import backfill
+
+    given = {"start": "2026-11-01", "end": "2026-11-03"}
+    assert backfill.validate_parameters(given)["nightly_deployment"] == "nightly-pipeline/nightly"
+    with pytest.raises(Exception, match="nightly_deployment"):
+        backfill.validate_parameters({**given, "nightly_deployment": "nightly-pipline/nightly"})
+
+
 def test_schedules_timezone_and_pool():
     found = deployments()
     nightly, weekly, adhoc = (
@@ -73,7 +133,7 @@ def test_local_twin_matches_the_ecs_deployments():
             assert local[name].get(key) == ecs[name].get(key), (name, key)
         expected = dict(ecs[name]["parameters"])
         if name == "backfill/adhoc":  # DuckDB: one writing process at a time on a laptop
-            expected["max_parallel"] = 1
+            del expected["max_parallel"]  # so the default (1)
         assert local[name]["parameters"] == expected
         assert local[name]["work_pool"] == {
             "name": "pulsewatch-local",

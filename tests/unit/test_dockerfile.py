@@ -49,7 +49,7 @@ def test_pinned_slim_base_two_stages_non_root():
 def test_dependencies_from_the_lock_in_a_layer_before_the_code():
     lock = DOCKERFILE.index("COPY requirements.lock")
     sync = DOCKERFILE.index("uv pip sync --python /opt/venv/bin/python --require-hashes")
-    code = DOCKERFILE.index("COPY flows")
+    code = DOCKERFILE.index("COPY cli")
     assert lock < sync < code
     assert "--mount=type=cache,target=/root/.cache/uv" in DOCKERFILE[lock:code]
     assert "--no-deps --no-build-isolation" in DOCKERFILE
@@ -69,6 +69,7 @@ def test_no_secret_or_index_in_the_image():
         "requirements.lock",
         "pyproject.toml",
         "README.md",
+        "cli/",
         "flows/",
         "tasks/",
         "deployments/*.py",

@@ -16,7 +16,7 @@ from tasks.warehouse.names import WAREHOUSE_SCHEMES
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("flows", "tasks", "deployments")
+SOURCES = ("cli", "flows", "tasks", "deployments")
 DATABASE_LIBRARIES = (
     "sqlalchemy",
     "duckdb",
@@ -287,3 +287,17 @@ def test_kind_dispatch_is_found(tmp_path):
         "tasks.steps:6 settings.warehouse_kind != 'redshift'",
         "tasks.steps:8 isinstance(warehouse, DuckDBWarehouse)",
     ]
+
+
+@pytest.mark.parametrize(
+    "module", ["tasks.training", "tasks.features", "tasks.scoring", "tasks.knobs"]
+)
+def test_plain_logic_imports_without_prefect(module):
+    """The logic modules are plain functions (their @task wrappers live in
+    tasks/prefect_tasks/): importable and testable without Prefect."""
+    import subprocess
+    import sys
+
+    check = f"import sys, {module}; assert 'prefect' not in sys.modules, sorted(sys.modules)"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-500:]

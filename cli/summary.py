@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
+from pathlib import Path
+
+from cli.look import top_scores_sql
 from flows.nightly import NightlyReport
 from tasks.backfill import BackfillReport
 from tasks.reporting import ScoringReport, TrainingReport
@@ -20,19 +25,22 @@ def training_summary(report: TrainingReport) -> str:
     )
 
 
-def _query_hint(report: ScoringReport) -> str:
-    query = (
-        f"SELECT employee_id, risk_score FROM {report.table} "
-        f"WHERE score_date = DATE '{report.score_date}' ORDER BY risk_score DESC LIMIT 10"
-    )
+def look_command(report: ScoringReport) -> str:
+    """What to run to see the night's highest scores: for DuckDB a command that works from any
+    directory (absolute paths) and while a run is writing (cli/look.py); else the SQL."""
     if report.where.startswith("duckdb:"):
         path = report.where.split(":", 1)[1].split(" schema ", 1)[0]
-        escaped = query.replace('"', '\\"')
-        return (
-            '.venv/bin/python -c "import duckdb; '
-            f'duckdb.connect(\'{path}\', read_only=True).sql(\\"{escaped}\\").show()"'
+        return shlex.join(
+            [
+                sys.executable,
+                "-m",
+                "cli.look",
+                str(Path(path).resolve()),
+                report.table,
+                report.score_date.isoformat(),
+            ]
         )
-    return query
+    return top_scores_sql(report.table, report.score_date)
 
 
 def scoring_summary(report: ScoringReport) -> str:
@@ -44,7 +52,7 @@ def scoring_summary(report: ScoringReport) -> str:
         f"risk      mean {stats['mean']:.3f}, p90 {stats['p90']:.3f}, "
         f"{stats['high_risk']:,} at or above 0.5\n"
         f"results   {report.table} in {report.where}\n"
-        f"look      {_query_hint(report)}"
+        f"look      {look_command(report)}"
     )
 
 

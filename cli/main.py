@@ -18,6 +18,7 @@ import typer
 
 from tasks.dates import date_range, parse_date
 from tasks.errors import PulsewatchError
+from tasks.knobs import DEFAULTS
 
 app = typer.Typer(
     name="pulsewatch",
@@ -124,11 +125,20 @@ def demo_data(
 
 @app.command()
 @friendly
-def run(date_: DateOption = None, force_train: bool = False) -> None:
+def run(
+    date_: DateOption = None,
+    force_train: Annotated[
+        bool,
+        typer.Option(
+            help="Train a candidate even when the champion is fresh "
+            "(the promotion gate still decides whether it scores)."
+        ),
+    ] = False,
+) -> None:
     """Nightly flow for one score date: train if needed, then score and load."""
     day = _date(date_)
+    from cli.summary import nightly_summary
     from flows.nightly import nightly_pipeline
-    from flows.summary import nightly_summary
 
     _console_without_tracebacks()
     report = nightly_pipeline(score_date=day, force_train=force_train)
@@ -140,7 +150,7 @@ def run(date_: DateOption = None, force_train: bool = False) -> None:
 def train(date_: DateOption = None) -> None:
     """Train a candidate model and promote it if it passes the gate."""
     day = _date(date_)
-    from flows.summary import training_summary
+    from cli.summary import training_summary
     from flows.train import train_model
 
     _console_without_tracebacks()
@@ -151,13 +161,15 @@ def train(date_: DateOption = None) -> None:
 @friendly
 def score(
     date_: DateOption = None,
-    chunk_rows: Annotated[int, typer.Option(help="Employees scored per chunk.")] = 50_000,
+    chunk_rows: Annotated[
+        int, typer.Option(help="Employees scored per chunk.")
+    ] = DEFAULTS.chunk_rows,
 ) -> None:
     """Score the active population with the champion and load the results."""
     _positive(chunk_rows, "--chunk-rows")
     day = _date(date_)
+    from cli.summary import scoring_summary
     from flows.score import score_population
-    from flows.summary import scoring_summary
 
     _console_without_tracebacks()
     typer.echo(scoring_summary(score_population(score_date=day, chunk_rows=chunk_rows)))
@@ -171,7 +183,15 @@ def backfill_command(
     reprocess: Annotated[
         str, typer.Option(help="missing: skip scored dates; all: redo them.")
     ] = "missing",
-    max_parallel: Annotated[int, typer.Option(help="Dates running at once.")] = 1,
+    max_parallel: Annotated[
+        int,
+        typer.Option(
+            help="Dates running at once. Only 1 here: this command runs the dates one after "
+            "another in its own process (a DuckDB file takes one writer; on PostgreSQL/Redshift "
+            "one process is sized for one night). For N at once run the backfill/adhoc "
+            "deployment: prefect deployment run backfill/adhoc -p max_parallel=N ..."
+        ),
+    ] = 1,
     dry_run: Annotated[bool, typer.Option(help="Only show which dates would run.")] = False,
 ) -> None:
     """Run the nightly pipeline for every date in a range."""
@@ -179,10 +199,11 @@ def backfill_command(
     date_range(first, last)
     if reprocess not in ("missing", "all"):
         raise PulsewatchError(f"--reprocess: {reprocess!r} is not one of: missing, all")
-    _positive(max_parallel, "--max-parallel")
+    from cli.summary import backfill_summary
     from flows.backfill import backfill
-    from flows.summary import backfill_summary
-    from tasks.backfill import Reprocess
+    from tasks.backfill import Reprocess, check_max_parallel
+
+    check_max_parallel(max_parallel, in_deployment=False, option="--max-parallel")
 
     _console_without_tracebacks()
     report = backfill(

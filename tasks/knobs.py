@@ -1,0 +1,30 @@
+"""The run knobs and their defaults, defined once.
+
+The flows' parameters (what the Prefect form shows), the CLI's options, the training config and
+the promotion policy all take their defaults from `DEFAULTS`; prefect.yaml and its local twin
+give only overrides (tests/unit/test_deploy_config.py checks that none restates a default).
+Plain data: importable without Prefect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Knobs:
+    # training: which months, how long, how strict the promotion gate is
+    training_months: int = 18  # survey months in the training window (validation included)
+    validation_months: int = 3  # the last months of the window, held out for the AUC
+    num_boost_round: int = 200  # LightGBM boosting rounds
+    auc_floor: float = 0.70  # absolute minimum validation AUC for promotion
+    max_auc_drop: float = 0.02  # how much worse than the champion a candidate may be
+    max_model_age_days: int = 8  # the nightly retrains a champion older than this
+    # scoring and both
+    chunk_rows: int = 50_000  # employees scored per chunk (bounds scoring memory)
+    # Explicit: LightGBM's default OpenMP threading was measured 100x slower on a busy
+    # 2-core machine than num_threads=1. The ECS deployments set 2 (2 vCPU).
+    num_threads: int = 1
+
+
+DEFAULTS = Knobs()

@@ -1,0 +1,48 @@
+"""Scoring as a Prefect task, over the plain functions in tasks/scoring.py."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NONE
+
+from tasks.feature_store import stream_scoring_frames
+from tasks.model import PulseModel
+from tasks.registry import RegistryEntry
+from tasks.retries import IO_RETRIES
+from tasks.scoring import HIGH_RISK, ScoreFile, score_to_file
+from tasks.settings import get_settings
+from tasks.warehouse import open_warehouse
+
+
+# The task streams from the warehouse, so a lost connection is worth a retry; model errors
+# and data-contract violations are not (retry_transient refuses them).
+@task(name="score-employees", persist_result=False, cache_policy=NONE, **IO_RETRIES)
+def score_population_task(
+    model: PulseModel,
+    champion: RegistryEntry,
+    score_date: date,
+    chunk_rows: int,
+    num_threads: int = 1,
+) -> ScoreFile:
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.id
+    path = Path(get_settings().work_dir) / f"scores-{score_date}-{run_id or 'local'}.parquet"
+    with open_warehouse(get_settings()) as warehouse:
+        frames = stream_scoring_frames(warehouse, score_date, chunk_rows)
+        result = score_to_file(
+            frames, model, champion.model_version, score_date, run_id, path, num_threads
+        )
+    get_run_logger().info(
+        "Scored %d employees for %s with %s (mean risk %.3f, %d at or above %.1f)",
+        result.rows,
+        score_date,
+        champion.model_version,
+        result.stats["mean"],
+        result.stats["high_risk"],
+        HIGH_RISK,
+    )
+    return result
