@@ -85,3 +85,19 @@ def is_transient_db_error(error: BaseException) -> bool | None:
     if isinstance(error, sa_exc.OperationalError) or "operational" in text or "io error" in text:
         return any(marker in text for marker in _TRANSIENT_TEXT)
     return None
+
+
+# Missing privilege or ownership: PostgreSQL's 42501, or the texts PostgreSQL and Redshift use
+# (Redshift refuses ANALYZE of a table the user does not own with "only table or database
+# owner can analyze it", SQLSTATE XX000).
+_PERMISSION_TEXT = re.compile(
+    r"permission denied|must be owner|only table or database owner|insufficient privilege",
+    re.IGNORECASE,
+)
+
+
+def is_permission_error(error: BaseException) -> bool:
+    """A statement refused for want of a privilege (not a lost connection, not bad SQL)."""
+    if _sqlstate(error) == "42501":
+        return True
+    return _PERMISSION_TEXT.search(str(getattr(error, "orig", None) or error)) is not None
