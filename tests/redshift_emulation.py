@@ -96,13 +96,13 @@ class PostgresEmulatedRedshift(RedshiftWarehouse):
         engine.update_execution_options(isolation_level="SERIALIZABLE")
 
         @sa.event.listens_for(engine, "handle_error")
-        def _as_redshift(context: Any) -> None:
+        def _as_redshift(context: Any) -> BaseException | None:
             """40001 from PostgreSQL -> the error Redshift raises for the same conflict."""
             orig = context.original_exception
             if getattr(orig, "pgcode", None) != "40001":
-                return
+                return None
             self.serialization_failures += 1
-            context.chained_exception = sa_exc.InternalError(
+            return sa_exc.InternalError(
                 context.statement, context.parameters, _redshift_1023(engine, str(orig))
             )
 

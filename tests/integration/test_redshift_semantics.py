@@ -5,13 +5,12 @@ privilege -- on the strict emulation (tests/redshift_emulation.py: PostgreSQL + 
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 import uuid
+from contextlib import contextmanager
 from datetime import date
 
 import boto3
 import numpy as np
-import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -86,7 +85,7 @@ def test_training_rows_and_model_do_not_depend_on_the_unload_order(pg, aws, tmp_
         with extract_training_data(warehouse, window, tmp_path / name) as data:
             ids = np.concatenate([c.employee_ids() for c in data.chunks])
             rows = np.concatenate([c.features() for c in data.chunks])
-            names = np.array(data.departments + [""])  # codes: in order of first appearance
+            names = np.array([*data.departments, ""])  # codes: in order of first appearance
             codes = rows[:, 0]
             departments = names[np.where(np.isnan(codes), -1, codes).astype(int)]
             rows = np.column_stack([departments, rows[:, 1:].astype(str)])
