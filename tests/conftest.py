@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     missing = [name for name in REDSHIFT_ENV if not os.environ.get(name)]
     selected = "redshift" in (config.option.markexpr or "")
     for item in items:
-        if "redshift" not in item.keywords:
+        if item.get_closest_marker("redshift") is None:
             continue
         if not selected:
             item.add_marker(
