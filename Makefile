@@ -19,8 +19,8 @@ REDSHIFT_CLUSTER ?=
 REDSHIFT_WORKGROUP_ID ?=
 PREFECT_API_URL ?=
 
-.PHONY: run test test-unit test-flow test-integration lint audit bench lock clean help demo-alerts \
-        infra-lint infra-deploy deploy deploy-local ecs-pool ui-check chromium
+.PHONY: run test test-unit test-flow test-integration test-redshift lint audit bench lock clean help \
+        demo-alerts infra-lint infra-deploy deploy deploy-local ecs-pool ui-check chromium
 
 help:
 	@echo "make run     - demo data into .pulsewatch/warehouse.duckdb, then the nightly flow for today"
@@ -65,6 +65,12 @@ test-flow: $(STAMP)
 
 test-integration: $(STAMP)
 	$(BIN)/pytest -m integration
+
+# A real Redshift account (never part of `make test`): PULSEWATCH_TEST_REDSHIFT_URL,
+# PULSEWATCH_TEST_S3_STAGING and PULSEWATCH_TEST_REDSHIFT_IAM_ROLE; skipped with the reason
+# when they are not set. Works in a throwaway schema that is dropped afterwards.
+test-redshift: $(STAMP)
+	$(BIN)/pytest -m redshift tests/redshift -rs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

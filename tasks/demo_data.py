@@ -214,7 +214,7 @@ def write_demo_data(warehouse: Warehouse, spec: DemoSpec) -> DemoSummary:
             rows += tx.bulk_insert("survey_responses", responses)
             leavers += int(staff["left_on"].notna().sum())
     for table in SOURCE_TABLES:  # as a warehouse's loader would: fresh statistics for planning
-        warehouse.analyze(table)
+        warehouse.analyze(table)  # a refusal (not the owner) only leaves statistics stale
     end = spec.resolved_end_month()
     first = end - (spec.months - 1)
     return DemoSummary(

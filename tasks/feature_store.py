@@ -41,6 +41,11 @@ from tasks.source_checks import (
 from tasks.warehouse import Transaction, Warehouse, friendly_errors, open_warehouse
 
 TABLE = "employee_features"
+RECORDS = "feature_snapshots"
+# Every table a build transaction touches, locked first, always in this order: AWS's advice
+# for serializable isolation ("lock all tables first, in the same order"), which also keeps
+# two builds from deadlocking on each other's locks.
+BUILD_LOCKS = (TABLE, RECORDS)
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class FeatureSnapshot:
     employees: int
     built: bool  # True when this call (re)built it; False when the stored one was current
     seconds: float
+    warning: str | None = None  # e.g. statistics not refreshed (the snapshot is committed)
 
 
 def source_fingerprint(warehouse: Warehouse, score_date: date) -> str:
@@ -96,20 +102,21 @@ def prepare_features(
             return FeatureSnapshot(month, int(stored["n_employees"]), False, _since(started))
         check_duplicate_keys(warehouse, SourceWindow.for_scoring(score_date))
         employees, built = _build(warehouse, month, key, flow_run_id)
-        if built:
-            warehouse.analyze(TABLE)
-    return FeatureSnapshot(month, employees, built, _since(started))
+        warning = warehouse.analyze(TABLE) if built else None
+    return FeatureSnapshot(month, employees, built, _since(started), warning)
 
 
 def _build(
     warehouse: Warehouse, month: date, key: str, flow_run_id: str | None
 ) -> tuple[int, bool]:
-    """One transaction: lock the month, delete it, insert it, count it, record it. Returns the
-    employees stored and whether this call built them (a concurrent run, e.g. two backfill
-    dates of one month, may have built the same snapshot while this one waited for the lock)."""
+    """One transaction: lock the month (in both tables the build touches, before anything
+    else), delete it, insert it, count it, record it. Returns the employees stored and whether
+    this call built them (a concurrent run, e.g. two backfill dates of one month, may have
+    built the same snapshot while this one waited for the lock)."""
     params = feature_params(month)
     with warehouse.transaction() as tx:
-        tx.lock_partition(TABLE, month.isoformat())
+        for table in BUILD_LOCKS:
+            tx.lock_partition(table, month.isoformat())
         stored = _stored(tx, month)
         if stored and stored["source_fingerprint"] == key:
             return int(stored["n_employees"]), False
@@ -163,6 +170,8 @@ def prepare_features_task(score_date: date, fingerprint: str | None = None) -> F
 
     with open_warehouse(get_settings()) as warehouse:
         snapshot = prepare_features(warehouse, score_date, flow_run.id, fingerprint)
+    if snapshot.warning:
+        get_run_logger().warning("Feature snapshot: %s", snapshot.warning)
     get_run_logger().info(
         "Features of %s for %d employees: %s in %.1f s (%d months of survey rows)",
         snapshot.feature_month.strftime("%Y-%m"),

@@ -11,7 +11,7 @@ import pandas as pd
 from tasks.contract import check_frame
 from tasks.dates import HISTORY_MONTHS, TrainingWindow
 from tasks.errors import DataContractError, WarehouseError
-from tasks.training_data import TrainingData
+from tasks.training_data import TRAINING_ORDER, TrainingData
 from tasks.warehouse import SOURCE_TABLES, Warehouse
 
 __all__ = [
@@ -43,6 +43,8 @@ def extract_training_frame(warehouse: Warehouse, window: TrainingWindow) -> pd.D
     frame = warehouse.read("training_frame", window.params(), **feature_sql(warehouse))
     if frame.empty:
         raise DataContractError(_empty_message(warehouse, window))
+    # the query's order, which Redshift's parallel UNLOAD does not keep across its files
+    frame = frame.sort_values(TRAINING_ORDER, kind="stable", ignore_index=True)
     return check_frame(frame, "training frame", labelled=True)
 
 

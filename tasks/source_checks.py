@@ -249,7 +249,8 @@ def check_duplicate_keys(warehouse: Warehouse, window: SourceWindow) -> None:
 def _raise_first(failures: pd.DataFrame, horizon: date) -> None:
     if failures.empty:
         return
-    row = failures.iloc[0]
+    # sorted here by the query's ORDER BY keys: Redshift's parallel UNLOAD does not keep it
+    row = failures.sort_values(["table_name", "column_name", "problem"], kind="stable").iloc[0]
     problem = PROBLEMS.get(str(row["problem"]), str(row["problem"])).format(horizon=horizon)
     raise DataContractError(
         f"{row['table_name']}.{row['column_name']}: {int(row['bad_rows'])} {problem} "

@@ -11,8 +11,10 @@ months). Here each batch of training_frame.sql is
   under the work dir; the labels stay in memory (1 byte a row).
 
 Uniqueness of (employee_id, month) across batches is checked once at the end, month by month,
-from the spilled ids (one month's ids in memory at a time, sorted once). The SQL's ORDER BY
-cannot prove it: Redshift's parallel UNLOAD sorts only within each file.
+from the spilled ids (one month's rows in memory at a time, sorted once); the SQL's ORDER BY
+cannot prove it. The same pass merges each month's chunks into one, sorted by employee_id:
+Redshift's parallel UNLOAD sorts only within each file, so the batches arrive in no fixed
+order there, and the model must not depend on it.
 
 LightGBM reads the training months through a Sequence over the spill: it samples rows for its
 bins with the same LGBM_SampleIndices as for an in-memory matrix (so the same rows when the row
@@ -51,6 +53,8 @@ from tasks.errors import DataContractError
 from tasks.model import PulseModel, category_lookup
 
 NAME = "training frame"
+# The training rows' order (training_frame.sql's ORDER BY), restored after reading.
+TRAINING_ORDER = ["feature_month", "employee_id"]
 # Rows LightGBM pulls from the spill at a time while building its Dataset (~11 MB).
 PUSH_ROWS = 100_000
 _DEPARTMENT = FEATURE_COLUMNS.index(CATEGORICAL_FEATURES[0])
@@ -172,22 +176,50 @@ class TrainingData:
         return self._codes[name]
 
     def check_unique_keys(self) -> None:
-        """No (employee_id, month) twice across all batches: each month's ids sorted once."""
+        """No (employee_id, month) twice across all batches; then each month's rows in one
+        order. Month by month (one month's rows in memory at a time) the month's chunks are
+        merged, sorted by employee_id and written back as one chunk: the rows LightGBM sees,
+        and so the model, do not depend on the order the warehouse streamed them in (a
+        parallel Redshift UNLOAD keeps the query's ORDER BY only inside each of its files) nor
+        on the batch size. It is the query's own order (training_frame.sql: ORDER BY
+        feature_month, employee_id), so a warehouse that keeps it trains the same model."""
         duplicates, example, seen = 0, None, np.empty(0, dtype=np.int64)
+        settled: list[Chunk] = []
         for month in sorted(self.months):
             month_chunks = [c for c in self.chunks if c.month == month]
-            ids = np.sort(np.concatenate([c.employee_ids() for c in month_chunks]))
+            ids = np.concatenate([c.employee_ids() for c in month_chunks])
+            order = np.argsort(ids, kind="stable")
+            ids = ids[order]
             repeated = ids[1:][ids[1:] == ids[:-1]]
             if len(repeated) and example is None:
                 example = (int(repeated[0]), month)
             duplicates += len(repeated)
             seen = np.union1d(seen, ids)
+            if example is None:
+                settled.append(self._merged(month, month_chunks, order, ids))
         self.employees = len(seen)
         if example is not None:
             raise DataContractError(
                 f"{NAME}: {duplicates} duplicate (employee_id, month) keys "
                 f"(e.g. employee_id={example[0]}, month={_iso(example[1])})"
             )
+        self.chunks = settled
+
+    def _merged(
+        self, month: np.datetime64, chunks: list[Chunk], order: np.ndarray, ids: np.ndarray
+    ) -> Chunk:
+        """One chunk holding `chunks`' rows in `order` (their old files are removed)."""
+        if len(chunks) == 1 and np.array_equal(order, np.arange(len(order))):
+            return chunks[0]  # already one chunk in key order (e.g. DuckDB, PostgreSQL)
+        features = np.concatenate([c.features() for c in chunks])[order]
+        labels = np.concatenate([c.labels for c in chunks])[order]
+        path = self.path / f"month-{_iso(month)}.npy"
+        with path.open("wb") as handle:
+            np.save(handle, features)
+            np.save(handle, ids)
+        for chunk in chunks:
+            chunk.path.unlink()
+        return Chunk(path, month, labels)
 
     # -- reading -------------------------------------------------------------------------------
     @property

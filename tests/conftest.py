@@ -24,6 +24,29 @@ SCORE_DATE = date(2026, 11, 20)
 SMALL_DEMO = DemoSpec(employees=600, months=16, seed=11, end_month=DEMO_END_MONTH)
 
 
+REDSHIFT_ENV = (
+    "PULSEWATCH_TEST_REDSHIFT_URL",
+    "PULSEWATCH_TEST_S3_STAGING",
+    "PULSEWATCH_TEST_REDSHIFT_IAM_ROLE",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `redshift` run only under `make test-redshift` (`-m redshift`) and only
+    when the real account is configured; anywhere else they are skipped with the reason."""
+    missing = [name for name in REDSHIFT_ENV if not os.environ.get(name)]
+    selected = "redshift" in (config.option.markexpr or "")
+    for item in items:
+        if item.get_closest_marker("redshift") is None:
+            continue
+        if not selected:
+            item.add_marker(
+                pytest.mark.skip(reason="real Redshift account: run `make test-redshift`")
+            )
+        elif missing:
+            item.add_marker(pytest.mark.skip(reason=f"set {', '.join(missing)} to run it"))
+
+
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own warehouse file, model store and work dir; no .env leaks in."""

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from tasks.errors import LoadVerificationError, WarehouseError
+from tasks.warehouse.errors import is_permission_error
 from tasks.warehouse.names import validate_identifier
 
 TABLES = (
@@ -358,12 +359,26 @@ class Warehouse:
                     return False
                 raise
 
-    def analyze(self, table: str) -> None:
+    def analyze(self, table: str) -> str | None:
         """Refresh the planner's statistics of a table after a bulk INSERT … SELECT (PostgreSQL
         would otherwise plan the next join on stale estimates until autovacuum comes by;
-        Redshift analyses after COPY but not after INSERT … SELECT)."""
-        with self.engine.begin() as conn:
-            conn.execute(sa.text(f"ANALYZE {self.qualified(table)}"))
+        Redshift analyses after COPY but not after INSERT … SELECT).
+
+        It runs after the data committed, and needs table ownership (or Redshift's ANALYZE
+        privilege): a refusal for want of it is returned as a warning for the caller to log,
+        never raised -- the run's data is in, only the statistics are stale."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text(f"ANALYZE {self.qualified(table)}"))
+        except sa_exc.DBAPIError as error:
+            if not is_permission_error(error):
+                raise
+            return (
+                f"statistics of {self.qualified(table)} not refreshed ({first_line(error)}); "
+                "the data is committed. Grant the ANALYZE privilege or make the run's user "
+                "the table owner"
+            )
+        return None
 
     def _lock(self, conn: sa.Connection, table: str, key: object) -> None:
         raise NotImplementedError

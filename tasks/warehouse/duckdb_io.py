@@ -31,8 +31,9 @@ class DuckDBWarehouse(Warehouse):
         """No lock: DuckDB allows one writing process per file, and conflicting transactions
         inside it abort on commit."""
 
-    def analyze(self, table: str) -> None:
+    def analyze(self, table: str) -> str | None:
         """DuckDB keeps its statistics up to date by itself."""
+        return None
 
     def _stream(self, name: str, sql: str, params: dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
         query, values = positional(sql, params, self.engine.dialect)

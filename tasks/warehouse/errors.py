@@ -6,6 +6,8 @@ outside this package imports SQLAlchemy or a driver.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import exc as sa_exc
 
 _TRANSIENT_TEXT = (
@@ -45,6 +47,10 @@ _TRANSIENT_SQLSTATES = (
 )  # fmt: skip
 
 
+# Redshift: "ERROR: 1023 DETAIL: Serializable isolation violation on table - 100388, …"
+_REDSHIFT_SERIALIZATION = re.compile(r"\b1023\b.*serializable isolation violation", re.DOTALL)
+
+
 def _sqlstate(error: BaseException) -> str:
     """The SQLSTATE a driver error carries (ADBC: sqlstate, psycopg2: pgcode), or ''."""
     for candidate in (error, getattr(error, "orig", None)):
@@ -54,11 +60,20 @@ def _sqlstate(error: BaseException) -> str:
     return ""
 
 
+def is_serialization_conflict(error: BaseException) -> bool:
+    """Redshift's serializable isolation violation: SQLSTATE XX000 (internal error, which
+    psycopg2 raises as InternalError) with "1023 … Serializable isolation violation" in the
+    text -- not PostgreSQL's 40001. AWS's advice is to retry the cancelled transaction."""
+    code = _sqlstate(error)
+    text = str(getattr(error, "orig", None) or error).lower()
+    return code in ("XX000", "") and _REDSHIFT_SERIALIZATION.search(text) is not None
+
+
 def is_transient_db_error(error: BaseException) -> bool | None:
-    """True: a database error a retry may cure (a lost connection, a lock, throttling);
-    False: one it will not (bad SQL, bad data, wrong credentials or names); None: nothing
-    here says (the caller goes on with its other checks)."""
-    if _sqlstate(error) in _TRANSIENT_SQLSTATES:
+    """True: a database error a retry may cure (a lost connection, a lock, throttling, a
+    serialization conflict); False: one it will not (bad SQL, bad data, wrong credentials or
+    names); None: nothing here says (the caller goes on with its other checks)."""
+    if _sqlstate(error) in _TRANSIENT_SQLSTATES or is_serialization_conflict(error):
         return True
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return True
@@ -70,3 +85,19 @@ def is_transient_db_error(error: BaseException) -> bool | None:
     if isinstance(error, sa_exc.OperationalError) or "operational" in text or "io error" in text:
         return any(marker in text for marker in _TRANSIENT_TEXT)
     return None
+
+
+# Missing privilege or ownership: PostgreSQL's 42501, or the texts PostgreSQL and Redshift use
+# (Redshift refuses ANALYZE of a table the user does not own with "only table or database
+# owner can analyze it", SQLSTATE XX000).
+_PERMISSION_TEXT = re.compile(
+    r"permission denied|must be owner|only table or database owner|insufficient privilege",
+    re.IGNORECASE,
+)
+
+
+def is_permission_error(error: BaseException) -> bool:
+    """A statement refused for want of a privilege (not a lost connection, not bad SQL)."""
+    if _sqlstate(error) == "42501":
+        return True
+    return _PERMISSION_TEXT.search(str(getattr(error, "orig", None) or error)) is not None

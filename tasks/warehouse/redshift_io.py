@@ -6,7 +6,11 @@ Redshift has no COPY FROM STDIN and ADBC no longer supports it, so bulk data goe
   IAM_ROLE '…' FORMAT AS PARQUET` → lock, delete the partition, insert from the stage, check the
   count, commit → the staged objects are removed (also on failure);
 - read: `UNLOAD ('<query>') TO 's3://…' IAM_ROLE '…' FORMAT AS PARQUET` → each file streamed back
-  with pyarrow in bounded batches → the unloaded objects are removed.
+  with pyarrow in bounded batches → the unloaded objects are removed. An UNLOAD of zero rows
+  writes no file at all, so an empty result takes its columns and types from the statement's
+  result description (`SELECT * FROM (<query>) AS t WHERE 1 = 0`). A parallel UNLOAD orders
+  rows only inside each file (the query's ORDER BY does not order the files): every reader of
+  a stream is order-independent or sorts what it read by the query's keys.
 Without staging, reads fall back to a server-side cursor and writes are refused.
 """
 
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
@@ -55,6 +60,56 @@ def unload_sql(query: str, uri: str, iam_role: str) -> str:
         f"UNLOAD ('{escaped}') TO '{uri}' IAM_ROLE '{iam_role}' "
         "FORMAT AS PARQUET ALLOWOVERWRITE MAXFILESIZE 256 MB"
     )
+
+
+# Parquet compression for staged COPY files: the COPY documentation names Snappy for Parquet
+# ("COPY from columnar data formats"); zstd is not among the codecs it reads.
+PARQUET_COMPRESSION = "snappy"
+
+# The Arrow type a result column of Redshift type OID `code` unloads as (UNLOAD … FORMAT AS
+# PARQUET): Redshift reports PostgreSQL's type OIDs in a result description. NUMERIC without a
+# declared precision has no exact Arrow type and is read as float64.
+ARROW_TYPES: dict[int, pa.DataType] = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int16(),
+    23: pa.int32(),
+    25: pa.string(),
+    700: pa.float32(),
+    701: pa.float64(),
+    1042: pa.string(),
+    1043: pa.string(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
+}
+NUMERIC = 1700
+
+
+def arrow_type(
+    type_code: int, precision: int | None = None, scale: int | None = None
+) -> pa.DataType:
+    """Arrow type of a result column (cursor.description's type code, precision and scale)."""
+    if type_code == NUMERIC:
+        if precision and 0 < precision <= 38:
+            return pa.decimal128(precision, scale or 0)
+        return pa.float64()
+    return ARROW_TYPES.get(type_code, pa.string())
+
+
+def result_schema(description: Any) -> pa.Schema:
+    """The Arrow schema of a DBAPI result description."""
+    return pa.schema(
+        [
+            pa.field(column.name, arrow_type(column.type_code, column.precision, column.scale))
+            for column in description
+        ]
+    )
+
+
+def describe_sql(query: str) -> str:
+    """A statement returning no row but the query's columns and types."""
+    return f"SELECT * FROM ({query}) AS pw_described WHERE 1 = 0"
 
 
 # -- IAM temporary credentials -----------------------------------------------------------------
@@ -243,22 +298,33 @@ class RedshiftWarehouse(Warehouse):
         try:
             with self.engine.begin() as conn:
                 self.run_unload(conn, query, f"s3://{staging.bucket}/{run}/")
-            keys = s3.list_keys(staging, f"{run}/")
+            schema: pa.Schema | None = None
             empty = True
-            for key in keys:
+            for key in s3.list_keys(staging, f"{run}/"):
                 with tempfile.TemporaryFile() as handle:
                     s3.client().download_fileobj(staging.bucket, key, handle)
                     handle.seek(0)
-                    for batch in pq.ParquetFile(handle).iter_batches(batch_size=chunk_rows):
+                    parquet = pq.ParquetFile(handle)
+                    schema = schema or parquet.schema_arrow
+                    for batch in parquet.iter_batches(batch_size=chunk_rows):
                         empty = False
                         yield batch.to_pandas()
-            if empty:
-                yield pd.DataFrame()
+            if empty:  # zero rows: Redshift wrote no file (or only empty ones)
+                yield (schema or self.describe(query)).empty_table().to_pandas()
         finally:
             s3.delete_prefix(staging, f"{run}/")
+
+    def describe(self, query: str) -> pa.Schema:
+        """The columns and types a query's UNLOAD would have written, from the statement's
+        result description (a zero-row SELECT: no scan, no file)."""
+        with self.engine.connect() as conn:
+            result = conn.exec_driver_sql(describe_sql(query))
+            description = result.cursor.description
+            result.close()
+        return result_schema(description)
 
 
 def pa_buffer(rows: Any) -> bytes:
     buffer = io.BytesIO()
-    pq.write_table(rows, buffer, compression="zstd")
+    pq.write_table(rows, buffer, compression=PARQUET_COMPRESSION)
     return buffer.getvalue()

@@ -108,3 +108,34 @@ def test_adbc_errors_are_classified_by_their_sqlstate(pg):
     finally:
         with pg.engine.begin() as conn:
             conn.execute(sa.text(f"DROP TABLE {table}"))
+
+
+def redshift_error(pg, message: str, detail: str) -> BaseException:
+    """A real psycopg2 error with SQLSTATE XX000 and Redshift's message layout, raised by the
+    server (Redshift reports its serializable isolation violation this way, not as 40001)."""
+
+    def raise_it() -> None:
+        with pg.engine.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'XX000', "
+                    f"MESSAGE = '{message}', DETAIL = '{detail}'; END $$"
+                )
+            )
+
+    return _error_of(raise_it)
+
+
+def test_redshift_serialization_conflict_is_retried_other_internal_errors_are_not(pg):
+    conflict = redshift_error(
+        pg,
+        "1023",
+        "Serializable isolation violation on table - 100388, transactions forming the cycle "
+        "are: 25051, 25052 (pid:3021)",
+    )
+    assert getattr(conflict.orig, "pgcode", None) == "XX000"
+    assert "Serializable isolation violation" in str(conflict)
+    assert is_transient(conflict)
+    other = redshift_error(pg, "cache lookup failed for relation 100388", "")
+    assert getattr(other.orig, "pgcode", None) == "XX000"
+    assert not is_transient(other)

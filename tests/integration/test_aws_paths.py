@@ -21,7 +21,7 @@ from tasks.warehouse.redshift_io import IamCredentialCache, iam_credentials, iam
 from tests import sql_cases
 from tests.conftest import POSTGRES_URL
 from tests.feature_checks import scoring_frame
-from tests.redshift_emulation import PostgresEmulatedRedshift
+from tests.redshift_emulation import emulated_redshift
 from tests.unit.test_warehouse import scores, stored
 
 pytestmark = pytest.mark.integration
@@ -36,14 +36,7 @@ def s3_keys(bucket: str) -> list[str]:
 @pytest.fixture
 def redshift(pg, aws):
     """A `redshift+psycopg2` warehouse on the local PostgreSQL with S3 staging on moto."""
-    url = sa.make_url(POSTGRES_URL).set(drivername="redshift+psycopg2", password="unused")
-    url = url.update_query_dict({"sslmode": "disable"})
-    warehouse = PostgresEmulatedRedshift(
-        url.render_as_string(hide_password=False),
-        pg.schema,
-        s3_staging=f"s3://{aws}/staging",
-        iam_role=ROLE,
-    )
+    warehouse = emulated_redshift(POSTGRES_URL, pg.schema, aws, ROLE)
     yield warehouse
     warehouse.close()
 
