@@ -17,7 +17,8 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 from sklearn.metrics import roc_auc_score
 
-from tasks.contract import CATEGORICAL_FEATURES, LABEL
+from tasks.contract import CATEGORICAL_FEATURES, LABEL, NUMERIC_FEATURES
+from tasks.drift import build_reference
 from tasks.errors import DataContractError
 from tasks.model import PulseModel, model_matrix
 from tasks.training_data import TrainingData, month_range
@@ -92,6 +93,8 @@ def fit_model(frame: pd.DataFrame, config: TrainingConfig, train_end_date: date)
         config,
         train_end_date,
     )
+    numeric = valid[list(NUMERIC_FEATURES)].to_numpy(np.float64)
+    model.metrics["reference"] = build_reference(lambda: [numeric], model.predict(valid))
     return model
 
 
@@ -121,6 +124,9 @@ def fit_streamed(data: TrainingData, config: TrainingConfig, train_end_date: dat
         month_range(split.valid_months),
         config,
         train_end_date,
+    )
+    model.metrics["reference"] = build_reference(
+        lambda: (chunk.features()[:, 1:] for chunk in split.valid), scores
     )
     return model
 
