@@ -9,6 +9,7 @@ from flows.score import score_population
 from flows.train import train_model
 from tasks.dates import resolve_date
 from tasks.knobs import DEFAULTS
+from tasks.monitoring import evaluate_past_scores_task
 from tasks.prefect_tasks.features import check_source_tables_task
 from tasks.registry import ensure_result_tables_task, training_needed_task
 from tasks.reporting import ScoringReport, TrainingReport
@@ -76,4 +77,5 @@ def nightly_pipeline(
         score_date=day, chunk_rows=chunk_rows, num_threads=num_threads, check_tables=False
     )
     publish_nightly_report_task(training, scoring)
+    evaluate_past_scores_task(day, scoring)
     return NightlyReport(training=training, scoring=scoring)

@@ -97,6 +97,24 @@ class TrainingWindow:
         }
 
 
+def label_window(feature_month: date) -> TrainingWindow:
+    """The one labelled feature month `feature_month` as training_frame.sql reads it: its
+    history and the next month, whose survey holds the labels (model_performance_insert.sql)."""
+    return TrainingWindow(
+        feature_month,
+        feature_month,
+        add_months(feature_month, -HISTORY_MONTHS),
+        add_months(feature_month, 1),
+    )
+
+
+def last_evaluable_score_date(tonight: date) -> date:
+    """The last score date whose labels are known tonight: a score date D predicts the month
+    after its feature month M, i.e. D's own month, whose survey is complete only once it is
+    a feature month itself (feature_month_for(tonight) >= D's month)."""
+    return tonight.replace(day=1) - timedelta(days=1)
+
+
 def business_today(timezone: str = DEFAULT_TIMEZONE) -> date:
     """Today where the business is: a 02:00 JST run on a UTC container is still 'today'."""
     return datetime.now(ZoneInfo(timezone)).date()

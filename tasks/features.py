@@ -24,8 +24,10 @@ __all__ = [
 
 
 def feature_sql(warehouse: Warehouse) -> dict[str, str]:
-    """The shared CTE bodies that training_frame.sql and feature_snapshot_insert.sql include."""
-    return {name: warehouse.sql(name) for name in ("monthly", "features", "current_features")}
+    """The shared CTE bodies that training_frame.sql, feature_snapshot_insert.sql and
+    model_performance_insert.sql include."""
+    names = ("monthly", "features", "current_features", "labelled_rows")
+    return {name: warehouse.sql(name) for name in names}
 
 
 def require_source_tables(warehouse: Warehouse) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks.drift import DriftCounter
 from tasks.errors import PulsewatchError
 from tasks.model import PulseModel
 
@@ -94,10 +95,16 @@ def score_to_file(
     path.parent.mkdir(parents=True, exist_ok=True)
     scored_at = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     stats = ScoreStats()
+    # Drift is counted here, from the chunks scoring streams anyway, rather than binned in SQL
+    # by a second pass over the population: numpy bin counts cost milliseconds per chunk, and
+    # the bins come with the model in memory (tasks/drift.py).
+    drift = DriftCounter.for_metrics(model.metrics)
     with pq.ParquetWriter(path, SCORES_SCHEMA) as writer:
         for frame in frames:
             risk = model.predict(frame, num_threads)
             stats.add(risk)
+            if drift is not None:
+                drift.add(frame, risk)
             n = len(risk)
             # built as Arrow directly: a pandas frame converted per chunk cost 0.17 s per 1M
             # rows, this 0.01 s
@@ -113,4 +120,6 @@ def score_to_file(
     if stats.rows == 0:
         path.unlink(missing_ok=True)
         raise PulsewatchError(f"no active employees on {score_date}: nothing to score")
-    return ScoreFile(str(path), score_date, model_version, stats.summary())
+    summary = stats.summary()
+    summary["psi"] = drift.psi() if drift is not None else None  # aggregates: one per feature
+    return ScoreFile(str(path), score_date, model_version, summary)

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from tasks.contract import CATEGORICAL_FEATURES, LABEL
+from tasks.contract import CATEGORICAL_FEATURES, LABEL, NUMERIC_FEATURES
+from tasks.drift import build_reference
 from tasks.errors import DataContractError
 from tasks.knobs import DEFAULTS
 from tasks.model import PulseModel, model_matrix
@@ -89,6 +90,8 @@ def fit_model(frame: pd.DataFrame, config: TrainingConfig, train_end_date: date)
         config,
         train_end_date,
     )
+    numeric = valid[list(NUMERIC_FEATURES)].to_numpy(np.float64)
+    model.metrics["reference"] = build_reference(lambda: [numeric], model.predict(valid))
     return model
 
 
@@ -118,6 +121,9 @@ def fit_streamed(data: TrainingData, config: TrainingConfig, train_end_date: dat
         month_range(split.valid_months),
         config,
         train_end_date,
+    )
+    model.metrics["reference"] = build_reference(
+        lambda: (chunk.features()[:, 1:] for chunk in split.valid), scores
     )
     return model
 

@@ -114,6 +114,9 @@ def pg(postgres_schema: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wareho
     get_settings.cache_clear()
     warehouse = warehouse_for_url(POSTGRES_URL, postgres_schema)
     with warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text(f"DROP VIEW IF EXISTS {warehouse.qualified('latest_condition_scores')}")
+        )
         for table in ("condition_scores", "model_registry", "survey_responses", "employees"):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {warehouse.qualified(table)}"))
     yield warehouse

@@ -142,13 +142,14 @@ def redshift_statements() -> dict[str, str]:
             "built_at": datetime(2026, 11, 20, 3),
             "flow_run_id": "r",
         },
-        "training_rows": {"first_month": date(2025, 5, 1), "last_month": date(2026, 10, 1)},
+        "training_rows": {"first_month": month, "last_month": month},  # doctor
         "registry_champions": {},
         "registry_retire_champion": {},
         "registry_insert": dict(entry.__dict__),
     }
     out |= {name: sent_as(wh.sql(name), params, dialect) for name, params in small.items()}
     out["feature_snapshot_insert"] = sent_as(snapshot_build_sql(wh), feature_params(month), dialect)
+    out |= monitoring_statements(wh)
     scripts = ("create_result_tables", "create_source_tables", "clear_source_tables")
     scripts += ("feature_snapshot_delete", "feature_snapshot_clear")
     for name in scripts:
@@ -171,6 +172,27 @@ def redshift_statements() -> dict[str, str]:
     }
     wh.close()
     return out
+
+
+def monitoring_statements(wh: Any) -> dict[str, str]:
+    """What tasks/monitoring.py sends: small queries and the in-warehouse INSERT … SELECT of the
+    realized metrics (through the engine), model_drift through replace_partition (above)."""
+    from tasks.dates import label_window
+    from tasks.features import feature_sql
+
+    dialect = wh.engine.dialect
+    bounds = {"first_score_date": date(2026, 10, 1), "last_score_date": date(2026, 10, 31)}
+    insert = {**label_window(date(2026, 9, 1)).params(), **bounds}
+    insert["computed_at"] = datetime(2026, 11, 20, 3)
+    return {
+        "model_performance_pending": sent_as(wh.sql("model_performance_pending"), bounds, dialect),
+        "model_performance_read": sent_as(wh.sql("model_performance_read"), bounds, dialect),
+        "model_performance_delete": sent_as(wh.sql("model_performance_delete"), bounds, dialect),
+        "model_performance_insert": sent_as(
+            wh.sql("model_performance_insert", **feature_sql(wh)), insert, dialect
+        ),
+        "lock_partition model_performance": f"LOCK {wh.qualified('model_performance')}",
+    }
 
 
 # -- the rules -----------------------------------------------------------------------------------

@@ -53,3 +53,41 @@ CREATE TABLE IF NOT EXISTS {feature_snapshots} (
     flow_run_id VARCHAR(64),
     PRIMARY KEY (feature_month)
 );
+
+-- Model health (tasks/monitoring.py): aggregates only, idempotent per score_date.
+-- Realized performance of the scores of one score date, once its labels are known
+-- (model_performance_insert.sql); value is NULL where a metric is undefined (AUC of one class).
+CREATE TABLE IF NOT EXISTS {model_performance} (
+    score_date DATE NOT NULL,
+    model_version VARCHAR(64) NOT NULL,
+    metric VARCHAR(32) NOT NULL,
+    value DOUBLE PRECISION,
+    n BIGINT NOT NULL,
+    computed_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (score_date, model_version, metric)
+);
+
+-- Population stability of each numeric feature and of the risk score on one score date against
+-- the scoring model's reference (its validation months; tasks/drift.py).
+CREATE TABLE IF NOT EXISTS {model_drift} (
+    score_date DATE NOT NULL,
+    model_version VARCHAR(64) NOT NULL,
+    feature VARCHAR(64) NOT NULL,
+    psi DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (score_date, feature)
+);
+
+-- What the product team queries: the rows of the latest score date, which by condition_scores'
+-- contract hold exactly one row per employee active that night. Over condition_scores alone, so
+-- it can be created before the source tables exist (join employees for the department).
+-- score_reasons is not written yet: its top reasons will join here as extra columns at the end
+-- (CREATE OR REPLACE VIEW may only append columns).
+CREATE OR REPLACE VIEW {latest_condition_scores} AS
+SELECT
+    s.score_date,
+    s.employee_id,
+    s.risk_score,
+    s.model_version,
+    s.scored_at
+FROM {condition_scores} AS s
+WHERE s.score_date = (SELECT MAX(l.score_date) FROM {condition_scores} AS l);

@@ -1,51 +1,15 @@
--- Labelled training rows for feature months in [:first_month, :last_month].
--- The caller passes :data_end_month = :last_month + 1 month, the last month whose survey is
--- complete before the training cut-off, so every label is observable at training time.
---
--- LABEL (condition drop in the month after feature_month), 1 when any of:
---   * the employee leaves before the end of the next month
---       (left_on < feature_month + 2 months);
---   * the employee is still employed next month but skips the whole survey;
---   * next month's mean score is at least 2 points below the trailing 3-month mean
---       (next_mean_score <= mean_3m - 2).
--- Otherwise 0. Rows whose outcome is unobservable (no survey row next month and no leave
--- recorded) are dropped.
--- "left_on < feature_month + 2 months" compares month numbers (year * 12 + month): feature_month
--- is a month's first day (the source contract), so the two are the same, and Redshift refuses
--- a month INTERVAL added to a column ("Interval values with month or year parts are not
--- supported"; tests/redshift_lint.py).
+-- Labelled training rows for feature months in [:first_month, :last_month]; the label and the
+-- rows kept are defined once, in labelled_rows.sql. The caller passes :data_end_month =
+-- :last_month + 1 month, the last month whose survey is complete before the training cut-off,
+-- so every label is observable at training time.
 WITH monthly AS (
 {monthly}
 ),
 features AS (
 {features}
+),
+labelled AS (
+{labelled_rows}
 )
-SELECT
-    f.employee_id,
-    f.feature_month,
-    e.department,
-    -- DATE_PART, not EXTRACT (NUMERIC on PostgreSQL): as in scoring_frame.sql
-    CAST((DATE_PART('year', f.feature_month) - DATE_PART('year', e.hired_on)) * 12
-         + DATE_PART('month', f.feature_month) - DATE_PART('month', e.hired_on)
-         AS DOUBLE PRECISION) AS tenure_months,
-    f.work_score, f.relationship_score, f.health_score, f.mean_score, f.answered,
-    f.mean_3m, f.mean_6m, f.delta_1m, f.delta_3m, f.volatility_6m, f.response_rate_6m,
-    f.min_mean_3m,
-    CASE
-        WHEN e.left_on IS NOT NULL
-             AND DATE_PART('year', e.left_on) * 12 + DATE_PART('month', e.left_on)
-                 < DATE_PART('year', f.feature_month) * 12 + DATE_PART('month', f.feature_month) + 2
-            THEN 1
-        WHEN f.next_answered = 0 THEN 1
-        WHEN f.next_mean_score <= f.mean_3m - 2 THEN 1
-        ELSE 0
-    END AS label
-FROM features AS f
-JOIN {employees} AS e ON e.employee_id = f.employee_id
-WHERE f.feature_month >= CAST(:first_month AS DATE)
-  AND f.feature_month <= CAST(:last_month AS DATE)
-  AND (f.next_month IS NOT NULL
-       OR (e.left_on IS NOT NULL
-           AND DATE_PART('year', e.left_on) * 12 + DATE_PART('month', e.left_on)
-               < DATE_PART('year', f.feature_month) * 12 + DATE_PART('month', f.feature_month) + 2))
-ORDER BY f.feature_month, f.employee_id
+SELECT * FROM labelled
+ORDER BY feature_month, employee_id

@@ -44,6 +44,9 @@ TABLES = (
     "model_registry",
     "employee_features",
     "feature_snapshots",
+    "model_performance",
+    "model_drift",
+    "latest_condition_scores",
 )
 SOURCE_TABLES = ("employees", "survey_responses")
 RESULT_TABLES = ("condition_scores", "model_registry")
