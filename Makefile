@@ -81,7 +81,7 @@ audit: $(STAMP)
 		--require-hashes --disable-pip --progress-spinner off
 
 demo-alerts: $(STAMP)
-	$(BIN)/python -m tests.alerts.demo
+	$(BIN)/python -m demos.alerts
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

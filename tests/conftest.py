@@ -97,6 +97,12 @@ def pg(postgres_schema: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wareho
     warehouse.close()
 
 
+@pytest.fixture(params=["duckdb", "postgresql"])
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """The same test on the embedded DuckDB and on the local PostgreSQL (a fresh schema)."""
+    return request.getfixturevalue("duck" if request.param == "duckdb" else "pg")
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A real moto server on a free loopback port: the edge of the world for AWS."""
