@@ -19,7 +19,7 @@ REDSHIFT_CLUSTER ?=
 REDSHIFT_WORKGROUP_ID ?=
 PREFECT_API_URL ?=
 
-.PHONY: run test test-unit test-flow test-integration lint audit bench lock clean help demo-alerts \
+.PHONY: run test test-all test-unit test-flow test-integration lint audit bench lock clean help demo-alerts \
         infra-lint infra-deploy deploy deploy-local ecs-pool
 
 help:
@@ -53,17 +53,27 @@ $(IAC_STAMP): requirements-iac.lock $(STAMP)
 	$(UV) pip sync --quiet --python $(IAC_VENV)/bin/python --require-hashes requirements-iac.lock
 	@touch $(IAC_STAMP)
 
-test: $(STAMP) $(IAC_STAMP) lint audit
-	$(BIN)/pytest
+# Tests run on every core (pytest-xdist); tests sharing a slow session service run on one worker
+# (tests/conftest.py, SHARED_SERVICES). PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadgroup)
+
+# lint, audit (mostly waiting on the vulnerability service) and the tests run side by side;
+# --output-sync prints each one's output whole when it ends. Any failure fails the target.
+test: $(STAMP) $(IAC_STAMP)
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint audit test-all
+
+test-all: $(STAMP)
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 test-unit: $(STAMP)
-	$(BIN)/pytest -m unit
+	$(BIN)/pytest -m unit $(PYTEST_PARALLEL)
 
 test-flow: $(STAMP)
-	$(BIN)/pytest -m flow
+	$(BIN)/pytest -m flow $(PYTEST_PARALLEL)
 
 test-integration: $(STAMP)
-	$(BIN)/pytest -m integration
+	$(BIN)/pytest -m integration $(PYTEST_PARALLEL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

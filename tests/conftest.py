@@ -24,6 +24,23 @@ SCORE_DATE = date(2026, 11, 20)
 SMALL_DEMO = DemoSpec(employees=600, months=16, seed=11, end_month=DEMO_END_MONTH)
 
 
+# Session services that are slow to start and that several tests share: under pytest-xdist
+# (`make test`: -n auto --dist loadgroup) the tests using one of them run on one worker, which
+# starts it once. Every other session service (the temporary Prefect server of `prefect_api`, the
+# moto server, the PostgreSQL schema) is per worker: each worker starts or creates its own, on a
+# free port or under a unique name, so workers never share state.
+SHARED_SERVICES = {"alert_stack": "alerts", "prefect_server": "prefect-server"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, group in SHARED_SERVICES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own warehouse file, model store and work dir; no .env leaks in."""

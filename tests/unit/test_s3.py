@@ -73,12 +73,25 @@ def test_put_get_list_and_delete_only_under_the_prefix(aws):
 
 @pytest.mark.integration
 def test_more_than_one_page_is_listed_and_deleted(aws):
-    """1,001 objects: S3 lists and deletes at most 1,000 per request."""
+    """1,001 objects: S3 lists and deletes at most 1,000 per request (moto pages the listing but
+    accepts a larger delete, so the delete requests are counted as they leave boto3)."""
     location = S3Location(aws, "many")
     keys = [location.key(f"{n:04d}") for n in range(1001)]
     client = boto3.client("s3")
     with ThreadPoolExecutor(8) as pool:  # 1,001 sequential PUTs to moto take seconds
         list(pool.map(lambda key: client.put_object(Bucket=aws, Key=key, Body=b""), keys))
     assert s3.list_keys(location, "many/") == keys
-    assert s3.delete_prefix(location, "many/") == 1001
+
+    deletes: list[int] = []
+
+    def count(params, **_):
+        deletes.append(len(params["Delete"]["Objects"]))
+
+    events = boto3._get_default_session().events  # tasks.s3 makes its clients from this session
+    events.register("before-parameter-build.s3.DeleteObjects", count)
+    try:
+        assert s3.delete_prefix(location, "many/") == 1001
+    finally:
+        events.unregister("before-parameter-build.s3.DeleteObjects", count)
+    assert deletes == [1000, 1]
     assert s3.list_keys(location, "many/") == []
