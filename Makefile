@@ -24,8 +24,8 @@ PREFECT_API_URL ?=
 
 help:
 	@echo "make run     - demo data into .pulsewatch/warehouse.duckdb, then the nightly flow for today"
-	@echo "make test    - lint + unit, flow and integration tests"
-	@echo "make lint    - ruff, mypy (flows/, tasks/), bandit"
+	@echo "make test    - lint, audit and the unit, flow and integration tests (on every core)"
+	@echo "make lint    - ruff, mypy (flows/, tasks/, deployments/, the Lambda, scripts/), bandit"
 	@echo "make audit   - pip-audit of the lock files: counts audited/skipped, fails on known vulnerabilities"
 	@echo "make bench   - benchmarks (JSON results in benchmarks/results/)"
 	@echo "make lock    - recompile requirements*.lock from pyproject.toml"
