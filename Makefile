@@ -19,13 +19,13 @@ REDSHIFT_CLUSTER ?=
 REDSHIFT_WORKGROUP_ID ?=
 PREFECT_API_URL ?=
 
-.PHONY: run test test-unit test-flow test-integration test-redshift lint audit bench lock clean help \
-        demo-alerts infra-lint infra-deploy deploy deploy-local ecs-pool ui-check chromium
+.PHONY: run test test-all test-unit test-flow test-integration test-redshift lint audit bench lock \
+        clean help demo-alerts infra-lint infra-deploy deploy deploy-local ecs-pool ui-check chromium
 
 help:
 	@echo "make run     - demo data into .pulsewatch/warehouse.duckdb, then the nightly flow for today"
-	@echo "make test    - lint + unit, flow and integration tests"
-	@echo "make lint    - ruff, mypy (cli/, flows/, tasks/), bandit"
+	@echo "make test    - lint, audit and the unit, flow and integration tests (on every core)"
+	@echo "make lint    - ruff, mypy (cli/, flows/, tasks/, deployments/, the Lambda, scripts/), bandit"
 	@echo "make audit   - pip-audit of the lock files: counts audited/skipped, fails on known vulnerabilities"
 	@echo "make bench   - benchmarks (JSON results in benchmarks/results/)"
 	@echo "make lock    - recompile requirements*.lock from pyproject.toml"
@@ -54,17 +54,27 @@ $(IAC_STAMP): requirements-iac.lock $(STAMP)
 	$(UV) pip sync --quiet --python $(IAC_VENV)/bin/python --require-hashes requirements-iac.lock
 	@touch $(IAC_STAMP)
 
-test: $(STAMP) $(IAC_STAMP) lint audit
-	$(BIN)/pytest
+# Tests run on every core (pytest-xdist); tests sharing a slow session service run on one worker
+# (tests/conftest.py, SHARED_SERVICES). PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadgroup)
+
+# lint, audit (mostly waiting on the vulnerability service) and the tests run side by side;
+# --output-sync prints each one's output whole when it ends. Any failure fails the target.
+test: $(STAMP) $(IAC_STAMP)
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint audit test-all
+
+test-all: $(STAMP)
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 test-unit: $(STAMP)
-	$(BIN)/pytest -m unit
+	$(BIN)/pytest -m unit $(PYTEST_PARALLEL)
 
 test-flow: $(STAMP)
-	$(BIN)/pytest -m flow
+	$(BIN)/pytest -m flow $(PYTEST_PARALLEL)
 
 test-integration: $(STAMP)
-	$(BIN)/pytest -m integration
+	$(BIN)/pytest -m integration $(PYTEST_PARALLEL)
 
 # A real Redshift account (never part of `make test`): PULSEWATCH_TEST_REDSHIFT_URL,
 # PULSEWATCH_TEST_S3_STAGING and PULSEWATCH_TEST_REDSHIFT_IAM_ROLE; skipped with the reason
@@ -88,7 +98,7 @@ audit: $(STAMP)
 		--require-hashes --disable-pip --progress-spinner off
 
 demo-alerts: $(STAMP)
-	$(BIN)/python -m tests.alerts.demo
+	$(BIN)/python -m demos.alerts
 
 # Debian's chromium for the browser check (playwright drives it; it downloads no browser).
 chromium:

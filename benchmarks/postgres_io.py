@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from tests.support.ports import free_port
 
 PG_URL = os.environ.get(
     "PULSEWATCH_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -540,14 +541,8 @@ def step_champion(schema: str, folder: str) -> dict:
 
 
 # -- orchestration of the whole benchmark ----------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_prefect_server(home: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PREFECT_HOME": home,

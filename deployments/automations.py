@@ -281,14 +281,16 @@ def validate_webhook_url(url: str) -> str:
 def _desired_block(spec: BlockSpec, webhook_url: str):
     from prefect.blocks.notifications import CustomWebhookNotificationBlock
 
-    return CustomWebhookNotificationBlock(
+    # pydantic validates these: `cookies` has a default and `secrets` takes a plain dict (made a
+    # SecretDict), which mypy cannot see without pydantic's plugin
+    return CustomWebhookNotificationBlock(  # type: ignore[call-arg]
         name=spec.name,
         url="{{" + WEBHOOK_SECRET_KEY + "}}",
         method="POST",
         json_data=slack_payload(spec.color),
         headers={"Content-Type": "application/json"},
         timeout=10,
-        secrets={WEBHOOK_SECRET_KEY: webhook_url},
+        secrets={WEBHOOK_SECRET_KEY: webhook_url},  # type: ignore[arg-type]
     )
 
 
@@ -367,9 +369,9 @@ def apply_alerting(policy: AlertPolicy, webhook_url: str, *, dry_run: bool = Fal
 
     placeholder = UUID(int=0)  # dry run of a block not created yet
     with get_client(sync_client=True) as client:
-        for spec in automation_specs(policy):
-            desired = _automation_core(spec, block_ids.get(spec.block, placeholder))
-            existing = client.read_automations_by_name(spec.name)
+        for automation in automation_specs(policy):
+            desired = _automation_core(automation, block_ids.get(automation.block, placeholder))
+            existing = client.read_automations_by_name(automation.name)
             keep, duplicates = (existing[0], existing[1:]) if existing else (None, [])
             if keep is None:
                 action = "create"
@@ -377,13 +379,15 @@ def apply_alerting(policy: AlertPolicy, webhook_url: str, *, dry_run: bool = Fal
                 action = "update"
             else:
                 action = "unchanged"
-            changes.append(Change("automation", spec.name, action))
-            changes += [Change("automation", spec.name, "delete duplicate") for _ in duplicates]
+            changes.append(Change("automation", automation.name, action))
+            changes += [
+                Change("automation", automation.name, "delete duplicate") for _ in duplicates
+            ]
             if dry_run:
                 continue
             if action == "create":
                 client.create_automation(desired)
-            elif action == "update":
+            elif action == "update" and keep is not None:  # "update" implies an existing one
                 client.update_automation(keep.id, desired)
             for duplicate in duplicates:
                 client.delete_automation(duplicate.id)

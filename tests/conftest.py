@@ -29,14 +29,26 @@ REDSHIFT_ENV = (
     "PULSEWATCH_TEST_S3_STAGING",
     "PULSEWATCH_TEST_REDSHIFT_IAM_ROLE",
 )
+# Session services that are slow to start and that several tests share: under pytest-xdist
+# (`make test`: -n auto --dist loadgroup) the tests using one of them run on one worker, which
+# starts it once. Every other session service (the temporary Prefect server of `prefect_api`, the
+# moto server, the PostgreSQL schema) is per worker: each worker starts or creates its own, on a
+# free port or under a unique name, so workers never share state.
+SHARED_SERVICES = {"alert_stack": "alerts", "prefect_server": "prefect-server"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `redshift` run only under `make test-redshift` (`-m redshift`) and only
-    when the real account is configured; anywhere else they are skipped with the reason."""
+    """Group the tests of a shared service on one xdist worker. Tests marked `redshift` run only
+    under `make test-redshift` (`-m redshift`) and only when the real account is configured;
+    anywhere else they are skipped with the reason."""
     missing = [name for name in REDSHIFT_ENV if not os.environ.get(name)]
     selected = "redshift" in (config.option.markexpr or "")
     for item in items:
+        for fixture, group in SHARED_SERVICES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
         if item.get_closest_marker("redshift") is None:
             continue
         if not selected:
@@ -121,6 +133,12 @@ def pg(postgres_schema: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wareho
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {warehouse.qualified(table)}"))
     yield warehouse
     warehouse.close()
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """The same test on the embedded DuckDB and on the local PostgreSQL (a fresh schema)."""
+    return request.getfixturevalue("duck" if request.param == "duckdb" else "pg")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 -- `monthly` CTE instead of a chain of window functions: scoring needs a single month, and this
 -- is several times cheaper for the warehouse. Same definitions, row for row (:month_1, :month_2,
 -- :month_3 are the 1, 2 and 3 months before the feature month; plain date comparisons keep the
--- aggregate cheap). tests/feature_checks.py asserts that both queries give identical features.
+-- aggregate cheap). tests/support/feature_checks.py asserts that both queries give identical features.
 SELECT
     m.employee_id,
     CAST(:feature_month AS DATE) AS feature_month,

@@ -15,7 +15,7 @@
 -- "left_on < feature_month + 2 months" compares month numbers (year * 12 + month): feature_month
 -- is a month's first day (the source contract), so the two are the same, and Redshift refuses
 -- a month INTERVAL added to a column ("Interval values with month or year parts are not
--- supported"; tests/redshift_lint.py).
+-- supported"; tests/support/redshift_lint.py).
 SELECT
     f.employee_id,
     f.feature_month,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.alerts.services import (
+from tests.support.alert_services import (
     PrefectServer,
     Receiver,
     start_prefect_server,

@@ -19,8 +19,8 @@ from deployments.alert_messages import RED
 from deployments.automations import AlertPolicy, apply_alerting, automation_specs, block_specs
 from tasks.demo_data import write_demo_data
 from tasks.warehouse import warehouse_for_url
-from tests.alerts.services import children, wait_for
 from tests.conftest import SCORE_DATE, SMALL_DEMO
+from tests.support.alert_services import children, wait_for
 
 pytestmark = pytest.mark.integration
 DEPLOYMENT = "nightly-pipeline/nightly"

@@ -113,25 +113,6 @@ def test_no_ui_url_is_a_one_line_config_error():
         resolve_ui_url("prefect.internal")
 
 
-def test_doctor_shows_where_alert_links_point(tmp_path, monkeypatch):
-    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
-
-    from tasks.doctor import run_checks
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PULSEWATCH_PREFECT_UI_URL", raising=False)
-    api = "http://127.0.0.1:9/api"  # nothing listens: the API check fails fast, offline
-    with temporary_settings({PREFECT_API_URL: api}, restore_defaults={PREFECT_UI_URL}):
-        monkeypatch.setenv("PREFECT_API_URL", api)
-        (check,) = [c for c in run_checks() if c.name == "alert links"]
-    assert (check.ok, check.detail) == (True, "http://127.0.0.1:9/runs/flow-run/<id>")
-    monkeypatch.delenv("PREFECT_API_URL")
-    with temporary_settings(restore_defaults={PREFECT_API_URL, PREFECT_UI_URL}):
-        (check,) = [c for c in run_checks() if c.name == "alert links"]
-    assert not check.ok and not check.required
-    assert check.detail.startswith("PULSEWATCH_PREFECT_UI_URL: not set")
-
-
 def test_webhook_url_is_checked_without_being_echoed():
     assert validate_webhook_url(" https://hooks.slack.com/x ") == "https://hooks.slack.com/x"
     with pytest.raises(ConfigError) as raised:

@@ -22,7 +22,7 @@ from prefect.settings import PREFECT_API_URL
 from flows.nightly import nightly_pipeline
 from tasks.demo_data import write_demo_data
 from tests.conftest import SMALL_DEMO
-from tests.flow_checks import active_employees, risk_by_employee, score_rows
+from tests.support.flow_checks import active_employees, risk_by_employee, score_rows
 
 pytestmark = pytest.mark.integration
 CLI = str(Path(sys.executable).with_name("pulsewatch"))

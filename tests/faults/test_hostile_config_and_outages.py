@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -21,7 +20,8 @@ from tasks.errors import ConfigError
 from tasks.settings import load_settings
 from tasks.warehouse import warehouse_for_url
 from tests.conftest import POSTGRES_URL, SMALL_DEMO
-from tests.flow_checks import active_employees, risk_by_employee, score_rows
+from tests.support.flow_checks import active_employees, risk_by_employee, score_rows
+from tests.support.ports import free_port
 
 CLI = str(Path(sys.executable).with_name("pulsewatch"))
 DAY = "2026-11-20"
@@ -38,9 +38,7 @@ HOSTILE_NAMES = [
 
 def closed_port() -> int:
     """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_port()
 
 
 def pulsewatch(*args: str, **env: str) -> subprocess.CompletedProcess:

@@ -22,7 +22,7 @@ from tasks.features import feature_sql
 from tasks.registry import ensure_result_tables
 from tasks.warehouse import Warehouse, warehouse_for_url
 from tests.conftest import SMALL_DEMO
-from tests.flow_checks import active_employees, registry, score_rows
+from tests.support.flow_checks import active_employees, registry, score_rows
 from tests.unit.test_warehouse import replace, scores, stored
 
 MONTHS = [date(2026, m, 1) for m in range(1, 7)]  # survey months 2026-01..2026-06

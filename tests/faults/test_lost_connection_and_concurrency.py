@@ -24,7 +24,7 @@ from tasks.results import load_scores_task
 from tasks.retries import is_transient
 from tasks.scoring import SCORES_SCHEMA, ScoreFile
 from tests.conftest import SMALL_DEMO
-from tests.faults.loader_faults import Gate, lock_holder, lock_waiters, terminate
+from tests.support.loader_faults import Gate, lock_holder, lock_waiters, terminate
 from tests.unit.test_warehouse import replace, scores, stored
 
 pytestmark = pytest.mark.integration

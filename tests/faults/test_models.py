@@ -28,7 +28,7 @@ from tasks.demo_data import write_demo_data
 from tasks.errors import ModelStoreError
 from tasks.model_store import sha256
 from tests.conftest import SMALL_DEMO
-from tests.flow_checks import active_employees, registry, risk_by_employee, score_rows
+from tests.support.flow_checks import active_employees, registry, risk_by_employee, score_rows
 
 DAY = date(2026, 11, 20)
 NEXT_DAY = date(2026, 11, 21)

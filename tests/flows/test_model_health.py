@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from flows.nightly import nightly_pipeline
-from tests.monitoring_checks import performance, select
+from tests.support.monitoring_checks import performance, select
 
 pytestmark = pytest.mark.flow
 

@@ -12,7 +12,7 @@ from flows.score import score_population
 from flows.train import train_model
 from tasks.dates import feature_month_for
 from tasks.errors import DataContractError, NoChampionError, WarehouseError
-from tests.flow_checks import active_employees, registry, risk_by_employee, score_rows
+from tests.support.flow_checks import active_employees, registry, risk_by_employee, score_rows
 
 pytestmark = pytest.mark.flow
 DAY = date(2026, 11, 20)

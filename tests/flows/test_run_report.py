@@ -19,7 +19,7 @@ from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.nightly import nightly_pipeline
 from tasks.dates import feature_month_for
-from tests.flow_checks import active_employees
+from tests.support.flow_checks import active_employees
 
 pytestmark = pytest.mark.flow
 FIRST, FAILED, NIGHT = date(2026, 11, 9), date(2026, 11, 10), date(2026, 11, 11)

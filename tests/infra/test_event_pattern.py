@@ -13,7 +13,7 @@ import pytest
 from ecs_alert import reason_to_ignore
 
 from tests.infra.conftest import EVENTS_DIR, load_template, sample_event
-from tests.infra.eventbridge_pattern import matches
+from tests.support.eventbridge_pattern import matches
 
 pytestmark = pytest.mark.unit
 

@@ -20,6 +20,7 @@ from outbound import SlackDeliveryError
 
 from tests.infra.conftest import EVENTS_DIR, sample_event
 from tests.infra.test_ecs_alert import FAILED_TO_START_TEXT, OOM_TEXT
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -145,11 +146,7 @@ def test_unreachable_slack_raises(slack):
     slack.requests.clear()
     secrets = boto3.client("secretsmanager")
     # A port nothing listens on: take one from the OS and close it again.
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        dead_port = probe.getsockname()[1]
+    dead_port = free_port()
     secrets.put_secret_value(
         SecretId=slack.secret_arn, SecretString=f"http://127.0.0.1:{dead_port}/services/x"
     )

@@ -4,7 +4,6 @@ that deploy and run through work pools."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support.ports import free_port
 
 BIN = Path(sys.executable).parent
 
@@ -49,16 +50,10 @@ class PrefectServer:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
     home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
+    port = free_port()
     server = PrefectServer(f"http://127.0.0.1:{port}/api", home)
     env = server.env(PREFECT_UI_ENABLED="false", PREFECT_SERVER_API_HOST="127.0.0.1")
     env.pop("PREFECT_API_URL")

@@ -18,10 +18,10 @@ from tasks.model_store import S3ModelStore, load_model, save_model
 from tasks.registry import ensure_result_tables
 from tasks.warehouse import warehouse_for_url
 from tasks.warehouse.redshift_io import IamCredentialCache, iam_credentials, iam_target, unload_sql
-from tests import sql_cases
 from tests.conftest import POSTGRES_URL
-from tests.feature_checks import scoring_frame
-from tests.redshift_emulation import emulated_redshift
+from tests.support import sql_cases
+from tests.support.feature_checks import scoring_frame
+from tests.support.redshift_emulation import emulated_redshift
 from tests.unit.test_warehouse import scores, stored
 
 pytestmark = pytest.mark.integration
@@ -204,12 +204,12 @@ def test_redshift_feature_snapshot_builds_in_the_warehouse_and_scoring_reads_it(
 def test_what_the_redshift_path_really_sends_passes_the_redshift_lint(
     redshift, pg, aws, monkeypatch
 ):
-    """Beside the rendering of tests/redshift_lint.py: every statement the Redshift path sent in
+    """Beside the rendering of tests/support/redshift_lint.py: every statement the Redshift path sent in
     a training extract, a feature snapshot build, a scoring read and a score load (as psycopg2
     put it on the wire, plus the UNLOAD / COPY the emulation runs in their place) passes the
     lint, and no PostgreSQL-only .sql file is ever loaded on the way."""
     from tasks.warehouse import core
-    from tests.redshift_lint import lint, postgresql_only
+    from tests.support.redshift_lint import lint, postgresql_only
 
     loaded: list[str] = []
     real_load_sql = core.load_sql

@@ -14,9 +14,9 @@ import pytest
 
 from tasks.demo_data import DemoSpec, write_demo_data
 from tests.conftest import DEMO_END_MONTH
-from tests.deploy_config import BASE_JOB_TEMPLATE, PREFECT_YAML, ROOT, example_values
-from tests.flow_checks import active_employees, score_rows
 from tests.integration.conftest import BIN
+from tests.support.deploy_config import BASE_JOB_TEMPLATE, PREFECT_YAML, ROOT, example_values
+from tests.support.flow_checks import active_employees, score_rows
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ def test_deploy_all_registers_the_ecs_deployments(prefect_server, tmp_path):
     variant = tmp_path / "prefect.yaml"
     variant.write_text(
         PREFECT_YAML.read_text().replace(
-            "prefect_docker.deployments.steps.", "tests.integration.fake_docker_steps."
+            "prefect_docker.deployments.steps.", "tests.support.fake_docker_steps."
         )
     )
     docker_log = tmp_path / "docker.jsonl"

@@ -28,12 +28,12 @@ from prefect.server.events.schemas.automations import EventTrigger
 from prefect.server.events.schemas.events import ReceivedEvent
 
 from deployments.automations import AlertPolicy, automation_specs
-from tests.alerts.services import stop, wait_for
-from tests.deploy_config import BASE_JOB_TEMPLATE, PREFECT_YAML, ROOT, example_values
 from tests.infra.conftest import load_template, sample_event
-from tests.infra.eventbridge_pattern import matches
 from tests.integration.conftest import BIN
 from tests.integration.test_deploy import _git_sha
+from tests.support.alert_services import stop, wait_for
+from tests.support.deploy_config import BASE_JOB_TEMPLATE, PREFECT_YAML, ROOT, example_values
+from tests.support.eventbridge_pattern import matches
 
 pytestmark = pytest.mark.integration
 
@@ -226,7 +226,7 @@ def test_ecs_worker_launches_the_nightly_run_and_its_observer_marks_the_crash(
     variant = tmp_path / "prefect.yaml"
     variant.write_text(
         PREFECT_YAML.read_text().replace(
-            "prefect_docker.deployments.steps.", "tests.integration.fake_docker_steps."
+            "prefect_docker.deployments.steps.", "tests.support.fake_docker_steps."
         )
     )
     deployed = prefect_server.prefect(

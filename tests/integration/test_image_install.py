@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy_config import ROOT, load
+from tests.support.deploy_config import ROOT, load
 
 pytestmark = pytest.mark.integration
 UV = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))

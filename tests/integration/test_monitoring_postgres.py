@@ -8,8 +8,12 @@ import sqlalchemy as sa
 
 from tests.conftest import POSTGRES_URL
 from tests.integration.test_aws_paths import ROLE
-from tests.monitoring_checks import check_demo_realized_auc, check_drift, check_planted_performance
-from tests.redshift_emulation import PostgresEmulatedRedshift
+from tests.support.monitoring_checks import (
+    check_demo_realized_auc,
+    check_drift,
+    check_planted_performance,
+)
+from tests.support.redshift_emulation import PostgresEmulatedRedshift
 
 pytestmark = pytest.mark.integration
 

@@ -11,16 +11,15 @@ from tasks.demo_data import DemoSpec, write_demo_data
 from tasks.features import TrainingWindow, extract_training_frame
 from tasks.registry import ensure_result_tables
 from tests.conftest import DEMO_END_MONTH
-from tests.feature_checks import (
+from tests.support.feature_checks import (
     check_current_features_match,
-    check_feature_snapshots,
     check_leave_month_boundary,
     check_no_leakage,
     check_scoring_frame,
     check_training_frame,
     scoring_frame,
 )
-from tests.flow_checks import active_employees, registry, risk_by_employee, score_rows
+from tests.support.flow_checks import active_employees, registry, risk_by_employee, score_rows
 from tests.unit.test_warehouse import replace, scores, stored
 
 pytestmark = pytest.mark.integration
@@ -87,10 +86,6 @@ def test_nightly_flow_on_postgres(pg, prefect_api):
     assert risk_by_employee(pg, DAY) == before
     assert list(registry(pg).values()) == ["champion"]
     assert second.scoring.table == f"{pg.schema}.condition_scores"
-
-
-def test_feature_snapshot_is_reused_until_its_source_rows_change(pg):
-    check_feature_snapshots(pg)
 
 
 # EXPLAIN inside the reader's transaction: ADBC wraps a query that returns rows in COPY, which

@@ -1,6 +1,6 @@
 """The Redshift path against what Amazon documents and a friendly stand-in hides: empty
 UNLOADs, unordered UNLOAD files, COPY's Parquet rules, serializable isolation and ANALYZE's
-privilege -- on the strict emulation (tests/redshift_emulation.py: PostgreSQL + moto)."""
+privilege -- on the strict emulation (tests/support/redshift_emulation.py: PostgreSQL + moto)."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ from tasks.source_checks import SourceWindow, check_column_types, check_values, 
 from tasks.training import TrainingConfig, fit_streamed
 from tasks.warehouse import redshift_io
 from tasks.warehouse.core import as_arrow
-from tests import sql_cases
 from tests.conftest import POSTGRES_URL, SMALL_DEMO
-from tests.redshift_emulation import emulated_redshift
+from tests.support import sql_cases
+from tests.support.redshift_emulation import emulated_redshift
 from tests.unit.test_warehouse import scores, stored
 
 pytestmark = pytest.mark.integration

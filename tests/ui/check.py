@@ -26,7 +26,8 @@ from typing import Any
 
 import httpx
 
-from tests.alerts.services import free_port, stop, wait_for
+from tests.support.alert_services import stop, wait_for
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"

@@ -1,41 +1,13 @@
-"""The training-memory estimate and its `pulsewatch doctor` warning."""
+"""tasks/capacity.py: the training-memory estimate (its `pulsewatch doctor` warning: test_doctor.py)."""
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from tasks.capacity import HEADROOM, rows_that_fit, task_memory_mib, training_peak_mib
-from tasks.demo_data import write_demo_data
-from tasks.doctor import training_memory_check
-from tasks.features import TrainingWindow
-from tasks.settings import get_settings
-from tests.conftest import SCORE_DATE, SMALL_DEMO
 
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _window_rows(duck) -> int:
-    window = TrainingWindow.ending(SCORE_DATE, 18)
-    with duck.engine.connect() as conn:
-        months = pd.read_sql_query(
-            f"SELECT survey_month FROM {duck.qualified('survey_responses')}", conn
-        )["survey_month"]
-    months = pd.to_datetime(months).dt.date
-    return int(((months >= window.first_month) & (months <= window.last_month)).sum())
-
-
-def test_doctor_warns_when_training_would_not_fit(duck):
-    write_demo_data(duck, SMALL_DEMO)
-    rows = _window_rows(duck)
-    assert rows > 5_000
-    small = training_memory_check(get_settings(), (400, "test limit"), SCORE_DATE)
-    assert (small.ok, small.required) == (False, False)
-    assert small.detail.startswith(f"{rows:,} survey rows in the 18 training months need ~0.4 GiB")
-    assert small.detail.endswith("test limit: 0.4 GiB")
-    assert "Size guide" in small.fix
-    assert training_memory_check(get_settings(), (8192, "prefect.yaml"), SCORE_DATE).ok
 
 
 def test_rows_that_fit_stay_within_the_headroom():

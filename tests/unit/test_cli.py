@@ -96,14 +96,3 @@ def test_demo_data_writes_the_embedded_default(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("demo data: 50 employees")
     assert "2026-08..2026-10" in result.stdout
-
-
-def test_doctor_reports_missing_source_tables_and_exits_1():
-    result = pulsewatch("doctor")
-    assert result.returncode == 1
-    assert (
-        "[FAIL] source table survey_responses: survey_responses missing -> run `pulsewatch demo-data`"
-        in result.stdout
-    )
-    assert "[ok  ] model store writable" in result.stdout
-    assert "[warn] slack webhook: PULSEWATCH_SLACK_WEBHOOK_URL is not set" in result.stdout

@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 from prefect import Flow
 
-from tests.deploy_config import (
+from tests.support.deploy_config import (
     BASE_JOB_TEMPLATE,
     CHECK_VALUES,
     LOCAL_YAML,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy_config import ROOT
+from tests.support.deploy_config import ROOT
 
 pytestmark = pytest.mark.unit
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

@@ -2,9 +2,8 @@
 
 import pytest
 
-from tests.feature_checks import (
+from tests.support.feature_checks import (
     check_current_features_match,
-    check_feature_snapshots,
     check_leave_month_boundary,
     check_no_leakage,
     check_scoring_frame,
@@ -28,10 +27,6 @@ def test_scoring_features_use_no_data_after_the_feature_month(duck):
 
 def test_scoring_features_equal_training_features_of_the_same_month(duck):
     check_current_features_match(duck)
-
-
-def test_feature_snapshot_is_reused_until_its_source_rows_change(duck):
-    check_feature_snapshots(duck)
 
 
 def test_leave_label_at_the_month_boundary(duck):

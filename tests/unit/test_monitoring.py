@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tasks.drift import bin_counts, edges_of, psi
-from tests.monitoring_checks import (
+from tests.support.monitoring_checks import (
     check_demo_realized_auc,
     check_drift,
     check_planted_performance,
@@ -37,8 +37,8 @@ def test_demo_realized_auc_near_validation_auc_and_the_readme_queries(duck, tmp_
 
 
 def test_the_readme_queries_pass_the_redshift_lint():
-    from tests.monitoring_checks import readme_queries
-    from tests.redshift_lint import lint
+    from tests.support.monitoring_checks import readme_queries
+    from tests.support.redshift_lint import lint
 
     queries = readme_queries()
     assert len(queries) == 4

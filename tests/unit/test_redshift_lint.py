@@ -1,4 +1,4 @@
-"""Every statement the Redshift path sends passes the Redshift lint (tests/redshift_lint.py);
+"""Every statement the Redshift path sends passes the Redshift lint (tests/support/redshift_lint.py);
 each rule fires on a statement that breaks it; PostgreSQL-only SQL never reaches Redshift."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tasks.warehouse import load_sql, warehouse_for_url
 from tasks.warehouse.redshift_io import unload_sql
-from tests.redshift_lint import (
+from tests.support.redshift_lint import (
     ROLE,
     lint,
     postgresql_only,

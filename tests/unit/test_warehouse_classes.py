@@ -17,7 +17,7 @@ from tasks.warehouse.duckdb_io import DuckDBWarehouse
 from tasks.warehouse.names import WAREHOUSE_SCHEMES
 from tasks.warehouse.postgres_io import PostgresWarehouse
 from tasks.warehouse.redshift_io import RedshiftWarehouse
-from tests.faults.loader_faults import lock_waiters
+from tests.support.loader_faults import lock_waiters
 from tests.unit.test_warehouse import scores, stored
 
 pytestmark = pytest.mark.unit

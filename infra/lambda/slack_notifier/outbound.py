@@ -89,7 +89,8 @@ def read_flow_run_state(
 
     if not isinstance(payload, dict):
         raise PrefectLookupError("Prefect API answer is not a JSON object")
-    state = payload.get("state") if isinstance(payload.get("state"), dict) else {}
+    raw_state = payload.get("state")
+    state = raw_state if isinstance(raw_state, dict) else {}
     state_type = payload.get("state_type") or state.get("type")
     state_name = payload.get("state_name") or state.get("name") or state_type
     if not isinstance(state_type, str):

@@ -1,4 +1,4 @@
-"""Scenario 5, bad source data: each fault is planted in otherwise clean demo data, on DuckDB and
+"""tasks/source_checks.py (scenario 5 of the README's guarantees, bad source data): each fault is planted in otherwise clean demo data, on DuckDB and
 on PostgreSQL. The contract must stop the run with one line naming the table, the column and the
 offending key, and nothing may have been written."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,13 +20,9 @@ from typing import Any
 
 import httpx
 
+from tests.support.ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
@@ -190,7 +185,7 @@ def start_runner(
     env.update(extra_env)
     env["PREFECT_RUNNER_POLL_FREQUENCY"] = "1"
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.alerts.serve_nightly"],
+        [sys.executable, "-m", "tests.support.serve_nightly"],
         cwd=REPO,
         env=env,
         stdout=log.open("wb"),

@@ -21,7 +21,7 @@ from tasks.feature_store import (
 from tasks.features import TrainingWindow, extract_training_frame
 from tasks.registry import ensure_result_tables
 from tasks.warehouse import Warehouse
-from tests import sql_cases
+from tests.support import sql_cases
 
 
 def scoring_frame(

@@ -15,7 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.alerts.services import Receiver, start_prefect_server, start_runner, stop, wait_for
+from tests.support.alert_services import (
+    Receiver,
+    start_prefect_server,
+    start_runner,
+    stop,
+    wait_for,
+)
 
 
 def main() -> None:

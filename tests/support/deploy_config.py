@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PREFECT_YAML = ROOT / "prefect.yaml"
 LOCAL_YAML = ROOT / "deployments" / "local" / "prefect.yaml"
 EXAMPLE_VALUES = ROOT / "deployments" / "values" / "example.env"
