@@ -225,7 +225,7 @@ def check_demo_realized_auc(warehouse: Warehouse, work: Path) -> None:
 
 def readme_queries() -> list[str]:
     """The example queries of the README's product-queries section, in order."""
-    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     section = text.split("<!-- product-queries")[1].split("<!-- /product-queries -->")[0]
     return re.findall(r"```sql\n(.*?)```", section, flags=re.S)
 

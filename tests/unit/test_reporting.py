@@ -13,6 +13,7 @@ from tasks.model import PulseModel
 from tasks.promotion import PromotionDecision
 from tasks.registry import RegistryEntry
 from tasks.reporting import (
+    NONE_SHOWN,
     ScoringReport,
     comparison_table,
     publish_scoring_report_task,
@@ -70,11 +71,12 @@ def test_comparison_table_sets_candidate_beside_champion():
     assert rows == {
         "model version": ("(this run)", "m-old"),
         "validation AUC": ("0.6900", "0.7000"),
-        "training rows": ("9000", "8000"),
-        "validation rows": ("1500", "-"),
-        "positive rate (validation)": ("0.073", "-"),
+        "training rows": ("9,000", "8,000"),
+        "validation rows": ("1,500", "same months"),
+        "positive rate (validation)": ("0.073", NONE_SHOWN),
         "training cut-off": ("2026-08-01", "2026-07-01"),
-        "decision": ("rejected", "AUC 0.6900 below champion 0.7000"),
+        "decision": ("rejected", "keeps scoring"),
+        "reason": ("AUC 0.6900 below champion 0.7000", ""),
     }
 
 
@@ -86,10 +88,11 @@ def test_comparison_table_without_a_champion():
         for r in comparison_table(_model(), None, decision)
     }
     assert rows["model version"] == ("(this run)", "none")
-    assert rows["validation AUC"] == ("0.7123", "-")
-    assert rows["training rows"] == ("9000", "-")
-    assert rows["training cut-off"] == ("2026-08-01", "-")
-    assert rows["decision"] == ("champion", "no champion yet")
+    assert rows["validation AUC"] == ("0.7123", NONE_SHOWN)
+    assert rows["training rows"] == ("9,000", NONE_SHOWN)
+    assert rows["training cut-off"] == ("2026-08-01", NONE_SHOWN)
+    assert rows["decision"] == ("promoted to champion", "")
+    assert rows["reason"] == ("no champion yet", "")
 
 
 @pytest.mark.unit
@@ -104,8 +107,8 @@ def test_scoring_markdown_shows_aggregates_and_every_decile():
     assert "| median / p90 / p99 risk | 0.101 / 0.402 / 0.733 |" in text
     assert "| at or above 0.5 | 12 (6.0%) |" in text
     assert "| written to | `main.condition_scores` in duckdb |" in text
-    assert "| 0.0-0.1 | 100 | 50.0% |" in text
-    assert "| 0.9-1.0 | 1 | 0.5% |" in text
+    assert "| 0.0 to 0.1 | 100 | 50.0% |" in text
+    assert "| 0.9 to 1.0 | 1 | 0.5% |" in text
     assert text.count("\n| 0.") == 10  # one line per decile
 
 
@@ -113,7 +116,7 @@ def test_scoring_markdown_shows_aggregates_and_every_decile():
 def test_scoring_markdown_without_auc_or_rows_does_not_divide_by_zero():
     empty = {**STATS, "rows": 0, "high_risk": 0, "histogram": [0] * 10}
     text = scoring_markdown(ScoringReport(date(2026, 11, 20), "m-1", None, 0, empty, "t", "w"))
-    assert "(validation AUC -)" in text
+    assert f"(validation AUC {NONE_SHOWN})" in text
     assert "| at or above 0.5 | 0 (0.0%) |" in text
 
 
@@ -157,7 +160,7 @@ def test_publishing_tasks_create_the_artifacts_and_reports(prefect_api, tmp_path
     comparison = artifacts["model-comparison"]
     assert comparison.type == "table"
     assert "m-new" in str(comparison.data)  # the candidate's version replaces "(this run)"
-    assert comparison.description == "Candidate m-new: champion"
+    assert comparison.description == "Candidate m-new (cut-off 2026-08-01): promoted to champion"
     summary = artifacts["scoring-summary"]
     assert summary.type == "markdown"
     assert summary.data == scoring_markdown(scoring)
