@@ -19,7 +19,7 @@ REDSHIFT_CLUSTER ?=
 REDSHIFT_WORKGROUP_ID ?=
 PREFECT_API_URL ?=
 
-.PHONY: run test test-unit test-flow test-integration lint audit bench lock clean help demo-alerts \
+.PHONY: run test test-unit test-flow test-integration lint audit bench bench-profile lock clean help demo-alerts \
         infra-lint infra-deploy deploy deploy-local ecs-pool
 
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "make lint    - ruff, mypy (flows/, tasks/), bandit"
 	@echo "make audit   - pip-audit of the lock files: counts audited/skipped, fails on known vulnerabilities"
 	@echo "make bench   - benchmarks (JSON results in benchmarks/results/)"
+	@echo "make bench-profile - the nightly source profile alone, 1M employees on PostgreSQL"
 	@echo "make lock    - recompile requirements*.lock from pyproject.toml"
 	@echo "make demo-alerts - a failing nightly run and its Slack alert, all on loopback"
 	@echo "make infra-lint   - cfn-lint + checkov on infra/template.yaml"
@@ -85,6 +86,9 @@ demo-alerts: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+bench-profile: $(STAMP)
+	$(BIN)/python -m benchmarks.source_profile
 
 lock:
 	$(UV) pip compile pyproject.toml requirements-build.in --generate-hashes --python-version 3.11 -o requirements.lock

@@ -17,6 +17,7 @@ those samples' keys.
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,7 +26,13 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
-from tasks.dates import TrainingWindow, business_today, months_between, scoring_history
+from tasks.dates import (
+    TrainingWindow,
+    add_months,
+    business_today,
+    months_between,
+    scoring_history,
+)
 from tasks.errors import DataContractError
 from tasks.retries import IO_RETRIES
 from tasks.settings import get_settings
@@ -54,6 +61,7 @@ PROBLEMS = {
     "future": "survey months in the future (after {horizon})",
     "not_month_start": "months that are not the first day of a month",
     "duplicate": "duplicate keys",
+    "time_of_day": "values with a time of day (dates expected)",
 }
 
 
@@ -81,8 +89,13 @@ class SourceWindow:
         return max(self.as_of, today or business_today())
 
     def bounds(self) -> dict[str, date]:
-        """Bound values of the window's first and last month."""
-        return {"data_start_month": self.first_month, "data_end_month": self.last_month}
+        """Bound values of the window: its first month and the first month after it (the
+        checks read [data_start_month, data_end_next), so a last-month row with a time of day
+        or another day is inside the window and refused, not silently left out)."""
+        return {
+            "data_start_month": self.first_month,
+            "data_end_next": add_months(self.last_month, 1),
+        }
 
     def params(self, today: date | None = None) -> dict[str, date]:
         """The bounds and the horizon: the bound values of the source checks."""
@@ -174,7 +187,15 @@ def profile_source(
 ) -> pd.DataFrame:
     """One query, one pass over the window's rows (tasks/sql/source_profile.sql): per survey
     month of the window, a count per source check, the rows, and the fingerprint's parts."""
-    return warehouse.read("source_profile", window.params(today))
+    return warehouse.read("source_profile", window.params(today), **profile_fragments(warehouse))
+
+
+def profile_fragments(warehouse: Warehouse) -> dict[str, str]:
+    """source_profile.sql's dialect parts: the row hash's two 32-bit slices as integers."""
+    return {
+        "hash_a": warehouse.hex_to_bigint("SUBSTRING(h.row_md5, 1, 8)"),
+        "hash_b": warehouse.hex_to_bigint("SUBSTRING(h.row_md5, 9, 8)"),
+    }
 
 
 # profile columns counted over the whole table (the same value on every row of a profile)
@@ -185,12 +206,15 @@ _WHOLE_TABLE = (
     "employees_duplicate",
     "employees_employee_id_null",
     "employees_hired_on_null",
+    "employees_hired_on_time_of_day",
+    "employees_left_on_time_of_day",
 )
 _PER_MONTH = (
     "work_score_range",
     "relationship_score_range",
     "health_score_range",
     "survey_month_not_month_start",
+    "survey_month_time_of_day",
 )
 
 
@@ -204,21 +228,22 @@ def problem_count(profile: pd.DataFrame) -> int:
     return sum(int(first[c]) for c in _WHOLE_TABLE) + sum(_total(profile[c]) for c in _PER_MONTH)
 
 
-# fingerprint parts that combine across months by min/max; every other `fp_*` part adds up
-_EXTREMES = {"fp_min_employee_id": min, "fp_max_employee_id": max, "fp_last_answered_at": max}
-
-
 def fingerprint_of(profile: pd.DataFrame) -> str:
-    """The window's fingerprint as one string: the months' `fp_*` parts combined."""
+    """The window's fingerprint: a digest of every month's `fp_*` parts (rows, answered rows,
+    the two row-hash sums), month by month in month order. Kept per month, not added up across
+    months, so a row moved from one month to another changes both months' parts."""
     rows = profile[profile["fp_rows"].notna()]
-    parts = []
-    for column in (c for c in profile.columns if c.startswith("fp_")):
-        if column in _EXTREMES:
-            values = [v for v in rows[column] if not pd.isna(v)]
-            parts.append(str(_EXTREMES[column](values)) if values else "")
-        else:
-            parts.append(str(_total(rows[column])))
-    return "|".join(parts)
+    months = sorted(
+        ":".join(
+            [str(pd.Timestamp(row["survey_month"])), *(str(int(row[c])) for c in _FINGERPRINT)]
+        )
+        for _, row in rows.iterrows()
+    )
+    text = ";".join(months)
+    return "md5sum:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+
+_FINGERPRINT = ("fp_rows", "fp_answered", "fp_hash_a", "fp_hash_b")
 
 
 def check_values(
@@ -226,22 +251,21 @@ def check_values(
     window: SourceWindow,
     profile: pd.DataFrame,
     today: date | None = None,
-    *,
-    duplicate_keys: bool = True,
 ) -> None:
-    """Ranges, NULL keys, future months, duplicate employees (counted in `profile`; the key is
-    looked up by source_checks.sql only when a count is not zero), then duplicate (employee,
-    month) keys unless `duplicate_keys` is False (see check_duplicate_keys)."""
+    """Ranges, NULL keys, future months, times of day, duplicate employees and duplicate
+    (employee, month) keys, all counted in `profile` every night; the offending keys are looked
+    up (source_checks.sql, source_duplicates.sql) only when a count is not zero."""
     if problem_count(profile):
         params = window.params(today)
         _raise_first(warehouse.read("source_checks", params), params["horizon"])
-    if duplicate_keys:
+    if _total(profile["survey_duplicate_keys"]):
         check_duplicate_keys(warehouse, window)
 
 
 def check_duplicate_keys(warehouse: Warehouse, window: SourceWindow) -> None:
-    """No (employee_id, survey_month) twice inside the window: the one expensive check (a
-    GROUP BY over every key), which a scoring night leaves to the feature snapshot's rebuild."""
+    """No (employee_id, survey_month) twice inside the window, with the first such key (a
+    GROUP BY over every key: run when the profile counted a duplicate, and before a feature
+    snapshot is rebuilt)."""
     params = window.bounds()
     _raise_first(warehouse.read("source_duplicates", params), window.horizon())
 
@@ -286,15 +310,13 @@ def check_source_data(
     warehouse: Warehouse,
     window: SourceWindow,
     today: date | None = None,
-    *,
-    duplicate_keys: bool = True,
 ) -> str:
     """The whole source contract; raises DataContractError on the first violation. Returns
     the fingerprint of the window's survey rows (tasks/feature_store.py keeps it)."""
     with friendly_errors("check source data"):
         check_column_types(warehouse)
         profile = profile_source(warehouse, window, today)
-        check_values(warehouse, window, profile, today, duplicate_keys=duplicate_keys)
+        check_values(warehouse, window, profile, today)
         check_months(window, profile)
     return fingerprint_of(profile)
 
@@ -302,19 +324,14 @@ def check_source_data(
 @task(name="check-source-data", cache_policy=NONE, **IO_RETRIES)
 def check_source_data_task(as_of: date, training_months: int | None = None) -> str:
     """Check the months a scoring run (`training_months` None) or a training run reads, and
-    return their fingerprint (aggregates only).
-
-    A scoring run leaves the duplicate-key check to prepare-features, which runs it whenever the
-    source rows behind the feature snapshot changed (and so skips it on the nights they did
-    not: the rows it checked then are the rows there now)."""
-    scoring = training_months is None
+    return their fingerprint (aggregates only)."""
     window = (
         SourceWindow.for_training(as_of, training_months)
         if training_months is not None
         else SourceWindow.for_scoring(as_of)
     )
     with open_warehouse(get_settings()) as warehouse:
-        fingerprint = check_source_data(warehouse, window, duplicate_keys=not scoring)
+        fingerprint = check_source_data(warehouse, window)
     get_run_logger().info(
         "Source data passed the contract for months %s..%s", window.first_month, window.last_month
     )

@@ -3,13 +3,13 @@
 -- query names one offending key per problem). Duplicate (employee, month) keys are looked for
 -- by source_duplicates.sql. One row per failed check (no rows when the data is clean): the
 -- table, the column, the kind of problem, how many rows (or keys) break it and one offending key (employee_id, survey_month),
--- never a whole row. Survey rows are checked inside [:data_start_month, :data_end_month] (the
--- months the run reads); future months and NULL keys are looked for in the whole table.
+-- never a whole row. Survey rows are checked inside [:data_start_month, :data_end_next) (the
+-- months the run reads, at any time of day); future months and NULL keys are looked for in the whole table.
 WITH window_rows AS (
     SELECT employee_id, survey_month, work_score, relationship_score, health_score
     FROM {survey_responses}
     WHERE survey_month >= CAST(:data_start_month AS DATE)
-      AND survey_month <= CAST(:data_end_month AS DATE)
+      AND survey_month < CAST(:data_end_next AS DATE)
 ),
 failures AS (
     SELECT 'survey_responses' AS table_name, 'work_score' AS column_name,
@@ -33,6 +33,15 @@ failures AS (
     UNION ALL
     SELECT 'survey_responses', 'survey_month', 'not_month_start', employee_id, survey_month
     FROM window_rows WHERE EXTRACT(DAY FROM survey_month) <> 1
+    UNION ALL
+    SELECT 'survey_responses', 'survey_month', 'time_of_day', employee_id, survey_month
+    FROM window_rows WHERE survey_month <> CAST(survey_month AS DATE)
+    UNION ALL
+    SELECT 'employees', 'hired_on', 'time_of_day', employee_id, CAST(NULL AS DATE)
+    FROM {employees} WHERE hired_on <> CAST(hired_on AS DATE)
+    UNION ALL
+    SELECT 'employees', 'left_on', 'time_of_day', employee_id, CAST(NULL AS DATE)
+    FROM {employees} WHERE left_on <> CAST(left_on AS DATE)
     UNION ALL
     SELECT 'employees', 'employee_id', 'null', employee_id, CAST(NULL AS DATE)
     FROM {employees} WHERE employee_id IS NULL
