@@ -115,7 +115,8 @@ def _key(employee_id: object, month: object = None) -> str:
 
 def _plain(value: object) -> str:
     if isinstance(value, datetime | pd.Timestamp):
-        return pd.Timestamp(value).date().isoformat()
+        stamp = pd.Timestamp(value)
+        return stamp.date().isoformat() if stamp == stamp.normalize() else str(stamp)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, numbers.Integral | float) and float(value).is_integer():

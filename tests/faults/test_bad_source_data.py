@@ -98,6 +98,39 @@ FAULTS = [
         r"\(e\.g\. month=2026-10-01 has no rows\)",
     ),
     (
+        # a TIMESTAMP month column whose month holds a time of day: monthly.sql's date
+        # comparisons dropped those rows, and the run scored without them (issue 15.2)
+        "survey_month_time_of_day",
+        [
+            "ALTER TABLE {s} ALTER COLUMN survey_month TYPE TIMESTAMP",
+            "UPDATE {s} SET survey_month = survey_month + INTERVAL '9 hours' "
+            "WHERE survey_month = :m",
+        ],
+        r"^survey_responses\.survey_month: \d+ values with a time of day \(dates expected\) "
+        r"\(e\.g\. employee_id={v}, month=2026-08-01 09:00:00\)",
+    ),
+    (
+        # the same in the last month read: outside [first, last month] by its time, it was
+        # not even seen by the checks
+        "last_month_time_of_day",
+        [
+            "ALTER TABLE {s} ALTER COLUMN survey_month TYPE TIMESTAMP",
+            "UPDATE {s} SET survey_month = survey_month + INTERVAL '9 hours' "
+            "WHERE survey_month = :last AND employee_id = :v",
+        ],
+        r"^survey_responses\.survey_month: 1 values with a time of day \(dates expected\) "
+        r"\(e\.g\. employee_id={v}, month=2026-10-01 09:00:00\)",
+    ),
+    (
+        "hired_on_time_of_day",
+        [
+            "ALTER TABLE {e} ALTER COLUMN hired_on TYPE TIMESTAMP",
+            "UPDATE {e} SET hired_on = hired_on + INTERVAL '30 minutes' WHERE employee_id = :v",
+        ],
+        r"^employees\.hired_on: 1 values with a time of day \(dates expected\) "
+        r"\(e\.g\. employee_id={v}\)",
+    ),
+    (
         "duplicate_employee",
         ["INSERT INTO {e} SELECT * FROM {e} WHERE employee_id = :v"],
         r"^employees\.employee_id: 1 duplicate keys \(e\.g\. employee_id={v}\)",
@@ -158,6 +191,13 @@ def test_column_of_the_wrong_type_is_refused(clean, column, kind, pattern):
     )
     with pytest.raises(DataContractError, match=pattern.format()):
         check_source_data(clean, WINDOW)
+
+
+def test_dates_stored_as_timestamps_at_midnight_pass(clean):
+    """A TIMESTAMP column is fine as long as it holds dates (midnight)."""
+    _alter_type(clean, "survey_month", "TIMESTAMP")
+    _run(clean, "ALTER TABLE {e} ALTER COLUMN hired_on TYPE TIMESTAMP")
+    check_source_data(clean, WINDOW)
 
 
 def test_faults_outside_the_window_do_not_stop_a_run(clean):
