@@ -29,6 +29,7 @@ def nightly_pipeline(
     max_auc_drop: float = 0.02,
     num_threads: int = 1,
     chunk_rows: int = 50_000,
+    min_answered_ratio: float = 0.5,
 ) -> NightlyReport:
     """The scheduled job for one score date (default: today, Asia/Tokyo): retrain if there is
     no champion or it is older than `max_model_age_days`, then score and load."""
@@ -46,6 +47,12 @@ def nightly_pipeline(
             auc_floor=auc_floor,
             max_auc_drop=max_auc_drop,
             num_threads=num_threads,
+            min_answered_ratio=min_answered_ratio,
         )
-    scoring = score_population(score_date=day, chunk_rows=chunk_rows, num_threads=num_threads)
+    scoring = score_population(
+        score_date=day,
+        chunk_rows=chunk_rows,
+        num_threads=num_threads,
+        min_answered_ratio=min_answered_ratio,
+    )
     return NightlyReport(training=training, scoring=scoring)

@@ -18,13 +18,18 @@ from tasks.source_checks import check_source_data_task
 
 @flow(name="score-population", log_prints=True)
 def score_population(
-    score_date: date | None = None, chunk_rows: int = 50_000, num_threads: int = 1
+    score_date: date | None = None,
+    chunk_rows: int = 50_000,
+    num_threads: int = 1,
+    min_answered_ratio: float = 0.5,
 ) -> ScoringReport:
     """Score everyone active on `score_date` (default: today) with the champion and replace
-    that date's rows in condition_scores. `num_threads`: LightGBM threads for prediction."""
+    that date's rows in condition_scores. `num_threads`: LightGBM threads for prediction.
+    `min_answered_ratio`: refuse a month whose answered share falls below this fraction of
+    the median of the months before it."""
     day = resolve_date(score_date)
     check_source_tables_task()
-    fingerprint = check_source_data_task(day)
+    fingerprint = check_source_data_task(day, None, min_answered_ratio)
     ensure_result_tables_task()
     champion = require_champion_task()
     model = load_model_task(champion.stored)

@@ -28,6 +28,7 @@ def train_model(
     max_auc_drop: float = 0.02,
     num_boost_round: int = 200,
     num_threads: int = 1,
+    min_answered_ratio: float = 0.5,
 ) -> TrainingReport:
     """Train a candidate on data known by `train_end_date` (default: today) and promote it if
     it clears the AUC floor and is not worse than the champion by more than `max_auc_drop`."""
@@ -38,7 +39,7 @@ def train_model(
         num_threads=num_threads,
     )
     check_source_tables_task()
-    check_source_data_task(end, training_months)
+    check_source_data_task(end, training_months, min_answered_ratio)
     ensure_result_tables_task()
     data = extract_training_frame_task(end, training_months)  # spilled to the work dir
     candidate = fit_model_task(data, config, end)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+import statistics
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -55,6 +56,9 @@ SOURCE_COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 SAMPLE_ROWS = 1000
+# A month whose share of answered rows falls below this fraction of the median share of the
+# window's months before it is refused (a load that kept the rows but lost the answers).
+MIN_ANSWERED_RATIO = 0.5
 PROBLEMS = {
     "range": "values outside 0-10",
     "null": "NULL values",
@@ -307,10 +311,46 @@ def check_months(window: SourceWindow, profile: pd.DataFrame) -> None:
         )
 
 
+def check_answered(
+    window: SourceWindow, profile: pd.DataFrame, min_answered_ratio: float = MIN_ANSWERED_RATIO
+) -> None:
+    """No month whose share of answered rows (any score not NULL) collapses: below
+    `min_answered_ratio` times the median share of the window's months before it, or no answer
+    at all. Counting rows alone let a month of NULL answers through, scored as if nobody had
+    answered (mean risk 0.43 instead of 0.11 on the demo data)."""
+    rows = profile[profile["fp_rows"].notna()]
+    shares = sorted(
+        (pd.Timestamp(month).date(), int(answered), int(n))
+        for month, answered, n in zip(
+            rows["survey_month"], rows["fp_answered"], rows["fp_rows"], strict=True
+        )
+        if int(n)
+    )
+    before: list[float] = []
+    for month, answered, n in shares:
+        share = answered / n
+        floor = min_answered_ratio * statistics.median(before) if before else 0.0
+        if answered == 0 or share < floor:
+            against = (
+                f", against a median {statistics.median(before):.0%} in the {len(before)} "
+                f"month(s) before it (min_answered_ratio {min_answered_ratio})"
+                if before
+                else ""
+            )
+            raise DataContractError(
+                f"survey_responses.work_score, relationship_score, health_score: month "
+                f"{month:%Y-%m} has answers on {answered} of {n} rows ({share:.0%}){against}; "
+                "the run stopped before writing anything"
+            )
+        before.append(share)
+
+
 def check_source_data(
     warehouse: Warehouse,
     window: SourceWindow,
     today: date | None = None,
+    *,
+    min_answered_ratio: float = MIN_ANSWERED_RATIO,
 ) -> str:
     """The whole source contract; raises DataContractError on the first violation. Returns
     the fingerprint of the window's survey rows (tasks/feature_store.py keeps it)."""
@@ -319,11 +359,16 @@ def check_source_data(
         profile = profile_source(warehouse, window, today)
         check_values(warehouse, window, profile, today)
         check_months(window, profile)
+        check_answered(window, profile, min_answered_ratio)
     return fingerprint_of(profile)
 
 
 @task(name="check-source-data", cache_policy=NONE, **IO_RETRIES)
-def check_source_data_task(as_of: date, training_months: int | None = None) -> str:
+def check_source_data_task(
+    as_of: date,
+    training_months: int | None = None,
+    min_answered_ratio: float = MIN_ANSWERED_RATIO,
+) -> str:
     """Check the months a scoring run (`training_months` None) or a training run reads, and
     return their fingerprint (aggregates only)."""
     window = (
@@ -332,7 +377,7 @@ def check_source_data_task(as_of: date, training_months: int | None = None) -> s
         else SourceWindow.for_scoring(as_of)
     )
     with open_warehouse(get_settings()) as warehouse:
-        fingerprint = check_source_data(warehouse, window)
+        fingerprint = check_source_data(warehouse, window, min_answered_ratio=min_answered_ratio)
     get_run_logger().info(
         "Source data passed the contract for months %s..%s", window.first_month, window.last_month
     )

@@ -193,6 +193,51 @@ def test_column_of_the_wrong_type_is_refused(clean, column, kind, pattern):
         check_source_data(clean, WINDOW)
 
 
+UNANSWER = (
+    "UPDATE {s} SET work_score = NULL, relationship_score = NULL, health_score = NULL, "
+    "answered_at = NULL WHERE survey_month = :m"
+)
+
+
+def _answered_share(warehouse, month: date) -> float:
+    query = (
+        "SELECT AVG(CASE WHEN work_score IS NULL AND relationship_score IS NULL "
+        "AND health_score IS NULL THEN 0.0 ELSE 1.0 END) "
+        f"FROM {warehouse.qualified('survey_responses')} WHERE survey_month = :m"
+    )
+    with warehouse.engine.connect() as conn:
+        return float(conn.execute(sa.text(query), {"m": month}).scalar())
+
+
+def test_a_month_without_answers_is_refused(clean):
+    """Every feature-month answer NULL: the rows are there, the answers are not (issue 15.3:
+    it used to pass, and the night scored a mean risk of 0.43 instead of 0.11)."""
+    _run(clean, UNANSWER, m=DEMO_END_MONTH)
+    with pytest.raises(
+        DataContractError,
+        match=r"^survey_responses\.work_score, relationship_score, health_score: month 2026-10 "
+        r"has answers on 0 of \d+ rows \(0%\), against a median \d+% in the 5 month\(s\) "
+        r"before it \(min_answered_ratio 0\.5\); the run stopped before writing anything$",
+    ):
+        check_source_data(clean, WINDOW)
+
+
+def test_a_collapsed_answered_share_is_refused_below_the_threshold(clean):
+    """Two thirds of August's answered rows lose their answers: refused at the default
+    threshold (half the median share of the months before), accepted at a lower one."""
+    before = _answered_share(clean, MONTH)
+    _run(
+        clean,
+        UNANSWER + " AND MOD(employee_id, 3) <> 0 AND work_score IS NOT NULL",
+        m=MONTH,
+    )
+    after = _answered_share(clean, MONTH)
+    assert 0.25 * before < after < 0.45 * before  # between the two thresholds, with margin
+    with pytest.raises(DataContractError, match=r"month 2026-08 has answers on \d+ of \d+ rows"):
+        check_source_data(clean, WINDOW)
+    check_source_data(clean, WINDOW, min_answered_ratio=0.2)
+
+
 def test_dates_stored_as_timestamps_at_midnight_pass(clean):
     """A TIMESTAMP column is fine as long as it holds dates (midnight)."""
     _alter_type(clean, "survey_month", "TIMESTAMP")
