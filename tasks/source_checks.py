@@ -77,11 +77,15 @@ class SourceWindow:
     first_month: date
     last_month: date
     as_of: date
+    # every month must have rows (a scoring window: the features read all of its months);
+    # a training window may start before the history does (its early feature months then
+    # see a shorter past, like new hires)
+    full_history: bool = False
 
     @classmethod
     def for_scoring(cls, score_date: date) -> SourceWindow:
         first_month, last_month = scoring_history(score_date)
-        return cls(first_month, last_month, score_date)
+        return cls(first_month, last_month, score_date, full_history=True)
 
     @classmethod
     def for_training(cls, train_end_date: date, training_months: int) -> SourceWindow:
@@ -288,7 +292,9 @@ def _raise_first(failures: pd.DataFrame, horizon: date) -> None:
 
 
 def check_months(window: SourceWindow, profile: pd.DataFrame) -> None:
-    """No empty month between the first month with data in the window and its last month."""
+    """No empty month between the first month with data in the window and its last month; and
+    for a scoring window, none before it either (features computed from fewer months than they
+    are defined over would skew the scores silently)."""
     rows = profile[profile["fp_rows"].notna()]
     present = {
         pd.Timestamp(month).date()
@@ -300,6 +306,15 @@ def check_months(window: SourceWindow, profile: pd.DataFrame) -> None:
         raise DataContractError(
             f"survey_responses.survey_month: no rows at all for months {span}; "
             "the run stopped before writing anything"
+        )
+    if window.full_history and min(present) > window.first_month:
+        needed = window.months()
+        have = sum(1 for m in needed if m in present)
+        raise DataContractError(
+            f"survey_responses.survey_month: the features of {window.last_month:%Y-%m} read "
+            f"the {len(needed)} months {span}, but survey rows start at {min(present):%Y-%m} "
+            f"({have} of {len(needed)} months): too little history to score "
+            f"{window.as_of.isoformat()}; the run stopped before writing anything"
         )
     expected = [m for m in window.months() if m >= min(present)]
     missing = [m for m in expected if m not in present]

@@ -238,6 +238,23 @@ def test_a_collapsed_answered_share_is_refused_below_the_threshold(clean):
     check_source_data(clean, WINDOW, min_answered_ratio=0.2)
 
 
+def test_scoring_with_less_history_than_the_features_need_is_refused(clean):
+    """Scoring the second month of the history: 5 of the 6 months the features read are empty
+    (issue 15.5: it logged 'passed the contract' and scored from one month)."""
+    first = add_months(DEMO_END_MONTH, -(SPEC.months - 1))  # 2025-11, the first demo month
+    early = add_months(first, 1).replace(day=15)  # features of 2025-11
+    with pytest.raises(
+        DataContractError,
+        match=r"^survey_responses\.survey_month: the features of 2025-11 read the 6 months "
+        r"2025-06\.\.2025-11, but survey rows start at 2025-11 \(1 of 6 months\): too little "
+        r"history to score 2025-12-15; the run stopped before writing anything$",
+    ):
+        check_source_data(clean, SourceWindow.for_scoring(early))
+    # the first date with the whole history passes; training windows may start before it
+    check_source_data(clean, SourceWindow.for_scoring(add_months(first, 6)))
+    check_source_data(clean, SourceWindow.for_training(SCORE_DATE, 6))
+
+
 def test_dates_stored_as_timestamps_at_midnight_pass(clean):
     """A TIMESTAMP column is fine as long as it holds dates (midnight)."""
     _alter_type(clean, "survey_month", "TIMESTAMP")
