@@ -37,6 +37,14 @@ from tasks.dates import (
 from tasks.errors import DataContractError
 from tasks.retries import IO_RETRIES
 from tasks.settings import get_settings
+from tasks.source_issues import (
+    KeyedContractError,
+    current_run_id,
+    example,
+    issues_recorded,
+    record_source_failures,
+    where_to_look,
+)
 from tasks.warehouse import Warehouse, friendly_errors, open_warehouse
 
 # table -> column -> expected kind ("integer", "number", "date", "text")
@@ -170,12 +178,28 @@ def check_column_types(warehouse: Warehouse) -> None:
                 continue
             ok = _kind_ok(kind, frame[column])
             if not ok.all():
-                bad = frame.loc[~ok].iloc[0]
+                bad_rows = frame.loc[~ok]
+                bad = bad_rows.iloc[0]
                 found = type(bad[column]).__name__
-                raise DataContractError(
+                month = bad.get("survey_month")
+                # a month of the wrong type is no month to name
+                shown_month = month if isinstance(month, date | pd.Timestamp) else None
+                key_text = _key(bad["employee_id"], month)
+                raise KeyedContractError(
                     f"{table}.{column}: expected {kind} values, found {found} "
-                    f"(e.g. {_key(bad['employee_id'], bad.get('survey_month'))}); "
-                    "the run stopped before writing anything"
+                    f"({example(bad['employee_id'], shown_month, key_text=key_text)}); "
+                    "the run stopped before writing anything",
+                    table=table,
+                    column=column,
+                    problem="type",
+                    keys=[
+                        (e, m if isinstance(m, date | pd.Timestamp) else None)
+                        for e, m in zip(
+                            bad_rows["employee_id"],
+                            bad_rows.get("survey_month", pd.Series(None, index=bad_rows.index)),
+                            strict=True,
+                        )
+                    ],
                 )
 
 
@@ -264,30 +288,37 @@ def check_values(
     """Ranges, NULL keys, future months, times of day, duplicate employees and duplicate
     (employee, month) keys, all counted in `profile` every night; the offending keys are looked
     up (source_checks.sql, source_duplicates.sql) only when a count is not zero."""
-    if problem_count(profile):
+    if problem_count(profile) or _total(profile["survey_duplicate_keys"]):
         params = window.params(today)
-        _raise_first(warehouse.read("source_checks", params), params["horizon"])
-    if _total(profile["survey_duplicate_keys"]):
-        check_duplicate_keys(warehouse, window)
+        failures = warehouse.read(
+            "source_checks", params, failures=warehouse.sql("source_failures")
+        )
+        _raise_first(warehouse, failures, params)
 
 
 def check_duplicate_keys(warehouse: Warehouse, window: SourceWindow) -> None:
     """No (employee_id, survey_month) twice inside the window, with the first such key (a
     GROUP BY over every key: run when the profile counted a duplicate, and before a feature
     snapshot is rebuilt)."""
-    params = window.bounds()
-    _raise_first(warehouse.read("source_duplicates", params), window.horizon())
+    failures = warehouse.read("source_duplicates", window.bounds())
+    _raise_first(warehouse, failures, window.params())
 
 
-def _raise_first(failures: pd.DataFrame, horizon: date) -> None:
+def _raise_first(warehouse: Warehouse, failures: pd.DataFrame, params: dict[str, date]) -> None:
+    """Record every offending key in source_issues and raise the first failure: its table,
+    column, count and month (and the key itself only if keys are shown)."""
     if failures.empty:
         return
     row = failures.iloc[0]
-    problem = PROBLEMS.get(str(row["problem"]), str(row["problem"])).format(horizon=horizon)
+    run_id = current_run_id()
+    record_source_failures(warehouse, params, run_id)
+    problem = PROBLEMS.get(str(row["problem"]), str(row["problem"]))
+    key_text = _key(row["employee_id"], row["survey_month"])
     raise DataContractError(
-        f"{row['table_name']}.{row['column_name']}: {int(row['bad_rows'])} {problem} "
-        f"(e.g. {_key(row['employee_id'], row['survey_month'])}); "
-        "the run stopped before writing anything"
+        f"{row['table_name']}.{row['column_name']}: {int(row['bad_rows'])} "
+        f"{problem.format(horizon=params['horizon'])} "
+        f"({example(row['employee_id'], row['survey_month'], key_text=key_text)}); "
+        f"{where_to_look(warehouse, run_id)}; the run stopped before writing anything"
     )
 
 
@@ -369,7 +400,7 @@ def check_source_data(
 ) -> str:
     """The whole source contract; raises DataContractError on the first violation. Returns
     the fingerprint of the window's survey rows (tasks/feature_store.py keeps it)."""
-    with friendly_errors("check source data"):
+    with friendly_errors("check source data"), issues_recorded(warehouse):
         check_column_types(warehouse)
         profile = profile_source(warehouse, window, today)
         check_values(warehouse, window, profile, today)

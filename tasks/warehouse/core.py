@@ -43,6 +43,7 @@ TABLES = (
     "model_registry",
     "employee_features",
     "feature_snapshots",
+    "source_issues",
 )
 SOURCE_TABLES = ("employees", "survey_responses")
 RESULT_TABLES = ("condition_scores", "model_registry")

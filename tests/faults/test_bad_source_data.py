@@ -4,6 +4,7 @@ offending key, and nothing may have been written."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from tasks.dates import add_months, business_today
 from tasks.demo_data import DemoSpec, write_demo_data
 from tasks.errors import DataContractError
+from tasks.settings import get_settings
 from tasks.source_checks import SourceWindow, check_source_data
 from tests.conftest import DEMO_END_MONTH, SCORE_DATE
 
@@ -155,6 +157,24 @@ TYPE_FAULTS = [
 ]
 
 
+def _issues(warehouse, message: str) -> list[tuple]:
+    """The source_issues rows of the run a message names."""
+    run_id = re.search(r"WHERE flow_run_id = '([^']+)'", message).group(1)
+    query = (
+        f"SELECT table_name, column_name, employee_id, month "
+        f"FROM {warehouse.qualified('source_issues')} WHERE flow_run_id = :r"
+    )
+    with warehouse.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(sa.text(query), {"r": run_id}).all()]
+    assert rows, f"no keys recorded for {run_id}"
+    return rows
+
+
+def _show_keys(monkeypatch) -> None:
+    monkeypatch.setenv("PULSEWATCH_ERROR_KEYS", "show")
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def clean(warehouse):
     write_demo_data(warehouse, SPEC)
@@ -167,12 +187,28 @@ def test_clean_data_passes(clean):
 
 
 @pytest.mark.parametrize(("fault", "statements", "pattern"), FAULTS, ids=[f[0] for f in FAULTS])
-def test_value_fault_is_refused_with_table_column_and_key(clean, fault, statements, pattern):
+def test_value_fault_is_refused_with_table_column_and_key(
+    clean, fault, statements, pattern, monkeypatch
+):
     victim = _victim(clean)
     for statement in statements:
         names = [n for n in ("v", "m", "future", "last") if f":{n}" in statement]
         values = {"v": victim, "m": MONTH, "future": FUTURE, "last": DEMO_END_MONTH}
         _run(clean, statement, **{n: values[n] for n in names})
+    # by default: table, column, count and month; the keys are in source_issues
+    with pytest.raises(DataContractError) as hidden:
+        check_source_data(clean, WINDOW)
+    message = str(hidden.value)
+    assert "\n" not in message and message.endswith("the run stopped before writing anything")
+    assert str(victim) not in message and "employee_id=" not in message
+    if "employee_id=" in pattern:  # a problem with keys (an empty month has none)
+        table_column = pattern.split(":")[0].lstrip("^").replace("\\", "")
+        issues = _issues(clean, message)
+        assert {f"{t}.{c}" for t, c, _, _ in issues} == {table_column}
+        if "{v}" in pattern:
+            assert victim in {e for _, _, e, _ in issues}
+    # PULSEWATCH_ERROR_KEYS=show (a laptop): one example key in the message
+    _show_keys(monkeypatch)
     with pytest.raises(DataContractError, match=pattern.format(v=victim)) as caught:
         check_source_data(clean, WINDOW)
     message = str(caught.value)
@@ -183,12 +219,21 @@ def test_value_fault_is_refused_with_table_column_and_key(clean, fault, statemen
 @pytest.mark.parametrize(
     ("column", "kind", "pattern"), TYPE_FAULTS, ids=[t[0] for t in TYPE_FAULTS]
 )
-def test_column_of_the_wrong_type_is_refused(clean, column, kind, pattern):
+def test_column_of_the_wrong_type_is_refused(clean, column, kind, pattern, monkeypatch):
     table = "e" if column == "hired_on" else "s"
     _run(
         clean,
         f"ALTER TABLE {{{table}}} ALTER COLUMN {column} TYPE {kind} USING CAST({column} AS {kind})",
     )
+    with pytest.raises(DataContractError) as hidden:
+        check_source_data(clean, WINDOW)
+    assert "employee_id=" not in str(hidden.value)
+    issues = _issues(clean, str(hidden.value))
+    assert {(t, c) for t, c, _, _ in issues} == {
+        ("employees" if table == "e" else "survey_responses", column)
+    }
+    assert all(e is not None for _, _, e, _ in issues)
+    _show_keys(monkeypatch)
     with pytest.raises(DataContractError, match=pattern.format()):
         check_source_data(clean, WINDOW)
 
