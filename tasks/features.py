@@ -16,6 +16,7 @@ from tasks.dates import HISTORY_MONTHS, TrainingWindow
 from tasks.errors import DataContractError, WarehouseError
 from tasks.retries import IO_RETRIES
 from tasks.settings import get_settings
+from tasks.source_issues import issues_recorded
 from tasks.training_data import TrainingData
 from tasks.warehouse import SOURCE_TABLES, Warehouse, open_warehouse
 
@@ -48,7 +49,8 @@ def extract_training_frame(warehouse: Warehouse, window: TrainingWindow) -> pd.D
     frame = warehouse.read("training_frame", window.params(), **feature_sql(warehouse))
     if frame.empty:
         raise DataContractError(_empty_message(warehouse, window))
-    return check_frame(frame, "training frame", labelled=True)
+    with issues_recorded(warehouse):
+        return check_frame(frame, "training frame", labelled=True)
 
 
 def stream_training_frames(
@@ -64,7 +66,8 @@ def extract_training_data(
     """Labelled feature rows for the window, checked batch by batch and spilled under
     `work_dir`: the streamed counterpart of extract_training_frame."""
     frames = stream_training_frames(warehouse, window)
-    return TrainingData.from_frames(frames, work_dir, empty=_empty_message(warehouse, window))
+    with issues_recorded(warehouse):
+        return TrainingData.from_frames(frames, work_dir, empty=_empty_message(warehouse, window))
 
 
 def _empty_message(warehouse: Warehouse, window: TrainingWindow) -> str:

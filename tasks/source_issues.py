@@ -85,9 +85,9 @@ def example(employee_id: object, month: object, *, key_text: str) -> str:
     """The parenthesised example of a message: the key when shown, else the month only."""
     if keys_shown():
         return f"e.g. {key_text}"
-    if month is None or pd.isna(month):  # type: ignore[arg-type]
+    if month is None or pd.isna(month):
         return "keys not shown"
-    stamp = pd.Timestamp(month)  # type: ignore[arg-type]
+    stamp = pd.Timestamp(month)
     text = stamp.date().isoformat() if stamp == stamp.normalize() else str(stamp)
     return f"month={text}"
 
@@ -125,13 +125,13 @@ def record_keys(warehouse: Warehouse, error: KeyedContractError, run_id: str) ->
 
 
 def _month(value: object) -> date | None:
-    if value is None or pd.isna(value):  # type: ignore[arg-type]
+    if value is None or pd.isna(value):
         return None
-    return pd.Timestamp(value).date()  # type: ignore[arg-type]
+    return pd.Timestamp(value).date()
 
 
 def _int(value: object) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)  # type: ignore[arg-type,call-overload]
+    return None if value is None or pd.isna(value) else int(value)  # type: ignore[call-overload]
 
 
 @contextmanager

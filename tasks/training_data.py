@@ -49,6 +49,8 @@ from tasks.contract import (
 )
 from tasks.errors import DataContractError
 from tasks.model import PulseModel, category_lookup
+from tasks.source_issues import KeyedContractError
+from tasks.source_issues import example as example_text
 
 NAME = "training frame"
 # Rows LightGBM pulls from the spill at a time while building its Dataset (~11 MB).
@@ -184,9 +186,14 @@ class TrainingData:
             seen = np.union1d(seen, ids)
         self.employees = len(seen)
         if example is not None:
-            raise DataContractError(
+            key_text = f"employee_id={example[0]}, month={_iso(example[1])}"
+            raise KeyedContractError(
                 f"{NAME}: {duplicates} duplicate (employee_id, month) keys "
-                f"(e.g. employee_id={example[0]}, month={_iso(example[1])})"
+                f"({example_text(example[0], pd.Timestamp(example[1]), key_text=key_text)})",
+                table=NAME,
+                column="employee_id, feature_month",
+                problem="duplicate",
+                keys=[(example[0], pd.Timestamp(example[1]))],
             )
 
     # -- reading -------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def redshift_statements() -> dict[str, str]:
         "scoring_frame": (scoring_params(DAY), {}),
         "scored_dates": ({"start_date": DAY, "end_date": DAY}, {}),
         "source_profile": (source.params(DAY), profile_fragments(wh)),
-        "source_checks": (source.params(DAY), {}),
+        "source_checks": (source.params(DAY), {"failures": wh.sql("source_failures")}),
         "source_duplicates": (source.bounds(), {}),
         "source_sample": (
             {},
@@ -140,13 +140,19 @@ def redshift_statements() -> dict[str, str]:
             "flow_run_id": "r",
         },
         "registry_champions": {},
+        "source_issues_delete": {"flow_run_id": "r"},
         "registry_retire_champion": {},
         "registry_insert": dict(entry.__dict__),
     }
     out |= {name: sent_as(wh.sql(name), params, dialect) for name, params in small.items()}
     out["feature_snapshot_insert"] = sent_as(snapshot_build_sql(wh), feature_params(month), dialect)
+    out["source_issues_insert"] = sent_as(
+        wh.sql("source_issues_insert", failures=wh.sql("source_failures")),
+        {**source.params(DAY), "flow_run_id": "r"},
+        dialect,
+    )
     scripts = ("create_result_tables", "create_source_tables", "clear_source_tables")
-    scripts += ("feature_snapshot_delete", "feature_snapshot_clear")
+    scripts += ("feature_snapshot_delete", "feature_snapshot_clear", "source_issues_create")
     for name in scripts:
         for n, statement in enumerate(split_statements(wh.sql(name))):
             out[f"{name}[{n}]"] = sent_as(statement, {"feature_month": month}, dialect)

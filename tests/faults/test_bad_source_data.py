@@ -7,14 +7,17 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from tasks.contract import _violation
 from tasks.dates import add_months, business_today
 from tasks.demo_data import DemoSpec, write_demo_data
 from tasks.errors import DataContractError
 from tasks.settings import get_settings
 from tasks.source_checks import SourceWindow, check_source_data
+from tasks.source_issues import issues_recorded
 from tests.conftest import DEMO_END_MONTH, SCORE_DATE
 
 pytestmark = pytest.mark.integration
@@ -315,3 +318,22 @@ def test_faults_outside_the_window_do_not_stop_a_run(clean):
         DataContractError, match=r"^survey_responses\.work_score: \d+ values outside 0-10"
     ):
         check_source_data(clean, SourceWindow.for_training(SCORE_DATE, 6))
+
+
+def test_keys_found_in_a_frame_are_stored_in_source_issues(clean):
+    """A frame check (tasks/contract.py) raises its keys; issues_recorded stores them inside
+    the warehouse and re-raises a plain error that names the table, never the keys."""
+    frame = pd.DataFrame(
+        {"employee_id": [100001, 100002], "feature_month": pd.to_datetime(["2026-08-01"] * 2)}
+    )
+    with pytest.raises(DataContractError) as caught, issues_recorded(clean):
+        raise _violation(
+            frame, frame["employee_id"] > 0, "scoring frame", "work_score", "range", "2 bad"
+        )
+    message = str(caught.value)
+    assert type(caught.value) is DataContractError and "100001" not in message
+    assert message.startswith("scoring frame: 2 bad (month=2026-08-01); offending keys: SELECT")
+    assert sorted(_issues(clean, message)) == [
+        ("scoring frame", "work_score", 100001, date(2026, 8, 1)),
+        ("scoring frame", "work_score", 100002, date(2026, 8, 1)),
+    ]
