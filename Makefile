@@ -19,7 +19,7 @@ REDSHIFT_CLUSTER ?=
 REDSHIFT_WORKGROUP_ID ?=
 PREFECT_API_URL ?=
 
-.PHONY: run test test-all test-unit test-flow test-integration test-redshift lint audit bench lock \
+.PHONY: run test test-all test-unit test-flow test-integration test-redshift lint audit bench bench-profile lock \
         clean help demo-alerts infra-lint infra-deploy deploy deploy-local ecs-pool ui-check chromium
 
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "make lint    - ruff, mypy (cli/, flows/, tasks/, deployments/, the Lambda, scripts/), bandit"
 	@echo "make audit   - pip-audit of the lock files: counts audited/skipped, fails on known vulnerabilities"
 	@echo "make bench   - benchmarks (JSON results in benchmarks/results/)"
+	@echo "make bench-profile - the nightly source profile alone, 1M employees on PostgreSQL"
 	@echo "make lock    - recompile requirements*.lock from pyproject.toml"
 	@echo "make demo-alerts - a failing nightly run and its Slack alert, all on loopback"
 	@echo "make ui-check    - screenshots of the Prefect UI (runs, artifacts) in .pulsewatch/ui-check/"
@@ -112,6 +113,9 @@ ui-check: $(STAMP) chromium
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+bench-profile: $(STAMP)
+	$(BIN)/python -m benchmarks.source_profile
 
 lock:
 	$(UV) pip compile pyproject.toml requirements-build.in --generate-hashes --python-version 3.11 -o requirements.lock

@@ -122,6 +122,13 @@ def main() -> None:
     results["postgres"] = postgres_io.run()
     results["postgres_ratios"] = postgres_io.ratios(results["postgres"])
     results["postgres_ratios"].update(postgres_io.training_ratios(results["postgres"]))
+    profile = subprocess.run(
+        [sys.executable, "-m", "benchmarks.source_profile"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    results["source_profile"] = json.loads(profile.stdout.strip().splitlines()[-1])
     by = {(m["kind"], m["employees"]): m for m in results["measurements"]}
     results["ratios_large_vs_small"] = {
         kind: {

@@ -35,6 +35,7 @@ def nightly_pipeline(
     max_auc_drop: float = DEFAULTS.max_auc_drop,
     num_threads: int = DEFAULTS.num_threads,
     chunk_rows: int = DEFAULTS.chunk_rows,
+    min_answered_ratio: float = DEFAULTS.min_answered_ratio,
 ) -> NightlyReport:
     """The scheduled job for one score date: retrain if there is no champion or it is stale,
     then score every active employee and load the scores.
@@ -53,6 +54,8 @@ def nightly_pipeline(
             rejected.
         num_threads: LightGBM threads for training and scoring (the ECS task has 2 vCPU).
         chunk_rows: Employees scored per chunk; bounds the scoring memory.
+        min_answered_ratio: Refuse a month whose answered share falls below this fraction of
+            the median share of the months before it.
     """
     day = resolve_date(score_date)
     # Once per night, here; the subflows are told not to repeat them (check_tables=False).
@@ -72,9 +75,14 @@ def nightly_pipeline(
             num_boost_round=num_boost_round,
             num_threads=num_threads,
             check_tables=False,
+            min_answered_ratio=min_answered_ratio,
         )
     scoring = score_population(
-        score_date=day, chunk_rows=chunk_rows, num_threads=num_threads, check_tables=False
+        score_date=day,
+        chunk_rows=chunk_rows,
+        num_threads=num_threads,
+        check_tables=False,
+        min_answered_ratio=min_answered_ratio,
     )
     publish_nightly_report_task(training, scoring)
     evaluate_past_scores_task(day, scoring)

@@ -24,6 +24,7 @@ def score_population(
     chunk_rows: int = DEFAULTS.chunk_rows,
     num_threads: int = DEFAULTS.num_threads,
     check_tables: bool = True,
+    min_answered_ratio: float = DEFAULTS.min_answered_ratio,
 ) -> ScoringReport:
     """Score everyone active on a date with the champion and replace that date's rows in
     condition_scores.
@@ -34,11 +35,13 @@ def score_population(
         num_threads: LightGBM threads for prediction (the ECS task has 2 vCPU).
         check_tables: Check that the source tables exist and create the result tables first.
             nightly-pipeline passes false: it has done both earlier in the same run.
+        min_answered_ratio: Refuse a month whose answered share falls below this fraction of
+            the median share of the months before it.
     """
     day = resolve_date(score_date)
     if check_tables:
         check_source_tables_task()
-    fingerprint = check_source_data_task(day)
+    fingerprint = check_source_data_task(day, None, min_answered_ratio)
     if check_tables:
         ensure_result_tables_task()
     champion = require_champion_task()

@@ -31,6 +31,7 @@ def train_model(
     num_boost_round: int = DEFAULTS.num_boost_round,
     num_threads: int = DEFAULTS.num_threads,
     check_tables: bool = True,
+    min_answered_ratio: float = DEFAULTS.min_answered_ratio,
 ) -> TrainingReport:
     """Train a candidate on the data known by a date and promote it if it clears the AUC floor
     and is not worse than the champion by more than `max_auc_drop`.
@@ -47,6 +48,8 @@ def train_model(
         num_threads: LightGBM threads (the ECS task has 2 vCPU).
         check_tables: Check that the source tables exist and create the result tables first.
             nightly-pipeline passes false: it has done both earlier in the same run.
+        min_answered_ratio: Refuse a month whose answered share falls below this fraction of
+            the median share of the months before it.
     """
     end = resolve_date(train_end_date)
     config = TrainingConfig(
@@ -56,7 +59,7 @@ def train_model(
     )
     if check_tables:
         check_source_tables_task()
-    check_source_data_task(end, training_months)
+    check_source_data_task(end, training_months, min_answered_ratio)
     if check_tables:
         ensure_result_tables_task()
     data = extract_training_frame_task(end, training_months)  # spilled to the work dir

@@ -1,7 +1,9 @@
 """Data contract for extracted frames: columns, types, ranges, uniqueness.
 
-A violation stops the run with a one-line message naming the frame, the column and one
-offending key (employee_id and month), never a whole row of personal data.
+A violation stops the run with a one-line message naming the frame, the column, the count and
+a month, never a whole row of personal data; the offending (employee_id, month) keys travel in
+the KeyedContractError to source_issues inside the warehouse (tasks/source_issues.py), and
+appear in the message only with PULSEWATCH_ERROR_KEYS=show.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.errors import DataContractError
+from tasks.source_issues import KeyedContractError, example
 
 KEY_COLUMNS = ("employee_id", "feature_month")
 CATEGORICAL_FEATURES = ("department",)
@@ -35,13 +38,29 @@ _LOW = np.array([low for low, _ in NUMERIC_FEATURES.values()], dtype="float64")
 _HIGH = np.array([high for _, high in NUMERIC_FEATURES.values()], dtype="float64")
 
 
-def _example(frame: pd.DataFrame, mask: pd.Series) -> str:
-    row = frame.loc[mask].iloc[0]
+MAX_KEYS = 10_000  # offending keys recorded in source_issues per violation
+
+
+def _violation(
+    frame: pd.DataFrame, mask: pd.Series, name: str, column: str, problem: str, text: str
+) -> KeyedContractError:
+    """The error for the rows `mask` selects: `text` and one example (the month, or the key
+    when keys are shown), carrying up to MAX_KEYS offending (employee_id, month) keys for
+    source_issues (tasks/source_issues.py)."""
+    rows = frame.loc[mask]
+    row = rows.iloc[0]
     month = row.get("feature_month")
     month_text = pd.Timestamp(month).date().isoformat() if pd.notna(month) else "NULL"
     employee = row.get("employee_id")
     employee_text = "NULL" if pd.isna(employee) else str(int(employee))
-    return f"e.g. employee_id={employee_text}, month={month_text}"
+    key_text = f"employee_id={employee_text}, month={month_text}"
+    shown = example(employee, month if pd.notna(month) else None, key_text=key_text)
+    keys = list(
+        zip(rows["employee_id"].head(MAX_KEYS), rows["feature_month"].head(MAX_KEYS), strict=True)
+    )
+    return KeyedContractError(
+        f"{name}: {text} ({shown})", table=name, column=column, problem=problem, keys=keys
+    )
 
 
 def check_frame(frame: pd.DataFrame, name: str, *, labelled: bool) -> pd.DataFrame:
@@ -71,18 +90,26 @@ def check_frame(frame: pd.DataFrame, name: str, *, labelled: bool) -> pd.DataFra
 
     duplicated = out.duplicated(list(KEY_COLUMNS), keep="first")
     if duplicated.any():
-        raise DataContractError(
-            f"{name}: {int(duplicated.sum())} duplicate (employee_id, month) keys "
-            f"({_example(out, duplicated)})"
+        raise _violation(
+            out,
+            duplicated,
+            name,
+            "employee_id, feature_month",
+            "duplicate",
+            f"{int(duplicated.sum())} duplicate (employee_id, month) keys",
         )
 
     if labelled:
         labels = pd.to_numeric(out[LABEL], errors="coerce")
         bad = labels.isna() | ~labels.isin([0, 1])
         if bad.any():
-            raise DataContractError(
-                f"{name}: column label has {int(bad.sum())} values other than 0/1 "
-                f"({_example(out, bad)})"
+            raise _violation(
+                out,
+                bad,
+                name,
+                LABEL,
+                "label",
+                f"column label has {int(bad.sum())} values other than 0/1",
             )
         out[LABEL] = labels.astype("int8")
     return out
@@ -104,15 +131,23 @@ def _numeric_features(out: pd.DataFrame, name: str) -> np.ndarray:
         converted = pd.to_numeric(original, errors="coerce").astype("float64")
         bad_type = converted.isna() & original.notna()
         if bad_type.any():
-            raise DataContractError(
-                f"{name}: column {column} has {int(bad_type.sum())} non-numeric values "
-                f"({_example(out, bad_type)})"
+            raise _violation(
+                out,
+                bad_type,
+                name,
+                column,
+                "type",
+                f"column {column} has {int(bad_type.sum())} non-numeric values",
             )
         out_of_range = converted.notna() & ((converted < low) | (converted > high))
         if out_of_range.any():
-            raise DataContractError(
-                f"{name}: column {column} has {int(out_of_range.sum())} values outside "
-                f"[{low}, {high}] ({_example(out, out_of_range)})"
+            raise _violation(
+                out,
+                out_of_range,
+                name,
+                column,
+                "range",
+                f"column {column} has {int(out_of_range.sum())} values outside [{low}, {high}]",
             )
         out[column] = converted
     return out[columns].to_numpy(dtype="float64", na_value=np.nan)

@@ -38,6 +38,7 @@ from tasks.source_checks import (
     fingerprint_of,
     profile_source,
 )
+from tasks.source_issues import issues_recorded
 from tasks.warehouse import Transaction, Warehouse, friendly_errors, open_warehouse
 
 TABLE = "employee_features"
@@ -155,9 +156,10 @@ def stream_scoring_frames(
             f"features of {params['feature_month']:%Y-%m} are not prepared in "
             f"{warehouse.qualified(TABLE)}: run prepare_features first"
         )
-    for frame in warehouse.stream("scoring_frame", params, chunk_rows):
-        if not frame.empty:
-            yield check_frame(frame, "scoring frame", labelled=False)
+    with issues_recorded(warehouse):
+        for frame in warehouse.stream("scoring_frame", params, chunk_rows):
+            if not frame.empty:
+                yield check_frame(frame, "scoring frame", labelled=False)
 
 
 def _since(started: float) -> float:

@@ -11,6 +11,7 @@ import pandas as pd
 from tasks.contract import check_frame
 from tasks.dates import HISTORY_MONTHS, TrainingWindow
 from tasks.errors import DataContractError, WarehouseError
+from tasks.source_issues import issues_recorded
 from tasks.training_data import TRAINING_ORDER, TrainingData
 from tasks.warehouse import SOURCE_TABLES, Warehouse
 
@@ -47,7 +48,8 @@ def extract_training_frame(warehouse: Warehouse, window: TrainingWindow) -> pd.D
         raise DataContractError(_empty_message(warehouse, window))
     # the query's order, which Redshift's parallel UNLOAD does not keep across its files
     frame = frame.sort_values(TRAINING_ORDER, kind="stable", ignore_index=True)
-    return check_frame(frame, "training frame", labelled=True)
+    with issues_recorded(warehouse):
+        return check_frame(frame, "training frame", labelled=True)
 
 
 def stream_training_frames(
@@ -63,7 +65,8 @@ def extract_training_data(
     """Labelled feature rows for the window, checked batch by batch and spilled under
     `work_dir`: the streamed counterpart of extract_training_frame."""
     frames = stream_training_frames(warehouse, window)
-    return TrainingData.from_frames(frames, work_dir, empty=_empty_message(warehouse, window))
+    with issues_recorded(warehouse):
+        return TrainingData.from_frames(frames, work_dir, empty=_empty_message(warehouse, window))
 
 
 def _empty_message(warehouse: Warehouse, window: TrainingWindow) -> str:

@@ -7,6 +7,7 @@ call :func:`get_settings` when a run starts.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,9 @@ class Settings(BaseSettings):
     slack_webhook_url: SecretStr | None = None
     prefect_ui_url: str | None = None
     work_dir: str = ".pulsewatch/work"
+    # "show": contract errors name an example employee_id (a laptop); by default they name
+    # the table, column, count and month, and the keys stay in the warehouse (source_issues)
+    error_keys: Literal["hide", "show"] = "hide"
 
     @field_validator("warehouse_url")
     @classmethod

@@ -17,7 +17,9 @@ those samples' keys.
 
 from __future__ import annotations
 
+import hashlib
 import numbers
+import statistics
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -25,10 +27,24 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
-from tasks.dates import TrainingWindow, business_today, months_between, scoring_history
+from tasks.dates import (
+    TrainingWindow,
+    add_months,
+    business_today,
+    months_between,
+    scoring_history,
+)
 from tasks.errors import DataContractError
 from tasks.retries import IO_RETRIES
 from tasks.settings import get_settings
+from tasks.source_issues import (
+    KeyedContractError,
+    current_run_id,
+    example,
+    issues_recorded,
+    record_source_failures,
+    where_to_look,
+)
 from tasks.warehouse import Warehouse, friendly_errors, open_warehouse
 
 # table -> column -> expected kind ("integer", "number", "date", "text")
@@ -48,12 +64,16 @@ SOURCE_COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 SAMPLE_ROWS = 1000
+# A month whose share of answered rows falls below this fraction of the median share of the
+# window's months before it is refused (a load that kept the rows but lost the answers).
+MIN_ANSWERED_RATIO = 0.5
 PROBLEMS = {
     "range": "values outside 0-10",
     "null": "NULL values",
     "future": "survey months in the future (after {horizon})",
     "not_month_start": "months that are not the first day of a month",
     "duplicate": "duplicate keys",
+    "time_of_day": "values with a time of day (dates expected)",
 }
 
 
@@ -65,11 +85,15 @@ class SourceWindow:
     first_month: date
     last_month: date
     as_of: date
+    # every month must have rows (a scoring window: the features read all of its months);
+    # a training window may start before the history does (its early feature months then
+    # see a shorter past, like new hires)
+    full_history: bool = False
 
     @classmethod
     def for_scoring(cls, score_date: date) -> SourceWindow:
         first_month, last_month = scoring_history(score_date)
-        return cls(first_month, last_month, score_date)
+        return cls(first_month, last_month, score_date, full_history=True)
 
     @classmethod
     def for_training(cls, train_end_date: date, training_months: int) -> SourceWindow:
@@ -81,8 +105,13 @@ class SourceWindow:
         return max(self.as_of, today or business_today())
 
     def bounds(self) -> dict[str, date]:
-        """Bound values of the window's first and last month."""
-        return {"data_start_month": self.first_month, "data_end_month": self.last_month}
+        """Bound values of the window: its first month and the first month after it (the
+        checks read [data_start_month, data_end_next), so a last-month row with a time of day
+        or another day is inside the window and refused, not silently left out)."""
+        return {
+            "data_start_month": self.first_month,
+            "data_end_next": add_months(self.last_month, 1),
+        }
 
     def params(self, today: date | None = None) -> dict[str, date]:
         """The bounds and the horizon: the bound values of the source checks."""
@@ -102,7 +131,8 @@ def _key(employee_id: object, month: object = None) -> str:
 
 def _plain(value: object) -> str:
     if isinstance(value, datetime | pd.Timestamp):
-        return pd.Timestamp(value).date().isoformat()
+        stamp = pd.Timestamp(value)
+        return stamp.date().isoformat() if stamp == stamp.normalize() else str(stamp)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, numbers.Integral | float) and float(value).is_integer():
@@ -148,12 +178,28 @@ def check_column_types(warehouse: Warehouse) -> None:
                 continue
             ok = _kind_ok(kind, frame[column])
             if not ok.all():
-                bad = frame.loc[~ok].iloc[0]
+                bad_rows = frame.loc[~ok]
+                bad = bad_rows.iloc[0]
                 found = type(bad[column]).__name__
-                raise DataContractError(
+                month = bad.get("survey_month")
+                # a month of the wrong type is no month to name
+                shown_month = month if isinstance(month, date | pd.Timestamp) else None
+                key_text = _key(bad["employee_id"], month)
+                raise KeyedContractError(
                     f"{table}.{column}: expected {kind} values, found {found} "
-                    f"(e.g. {_key(bad['employee_id'], bad.get('survey_month'))}); "
-                    "the run stopped before writing anything"
+                    f"({example(bad['employee_id'], shown_month, key_text=key_text)}); "
+                    "the run stopped before writing anything",
+                    table=table,
+                    column=column,
+                    problem="type",
+                    keys=[
+                        (e, m if isinstance(m, date | pd.Timestamp) else None)
+                        for e, m in zip(
+                            bad_rows["employee_id"],
+                            bad_rows.get("survey_month", pd.Series(None, index=bad_rows.index)),
+                            strict=True,
+                        )
+                    ],
                 )
 
 
@@ -174,7 +220,15 @@ def profile_source(
 ) -> pd.DataFrame:
     """One query, one pass over the window's rows (tasks/sql/source_profile.sql): per survey
     month of the window, a count per source check, the rows, and the fingerprint's parts."""
-    return warehouse.read("source_profile", window.params(today))
+    return warehouse.read("source_profile", window.params(today), **profile_fragments(warehouse))
+
+
+def profile_fragments(warehouse: Warehouse) -> dict[str, str]:
+    """source_profile.sql's dialect parts: the row hash's two 32-bit slices as integers."""
+    return {
+        "hash_a": warehouse.hex_to_bigint("SUBSTRING(h.row_md5, 1, 8)"),
+        "hash_b": warehouse.hex_to_bigint("SUBSTRING(h.row_md5, 9, 8)"),
+    }
 
 
 # profile columns counted over the whole table (the same value on every row of a profile)
@@ -185,12 +239,15 @@ _WHOLE_TABLE = (
     "employees_duplicate",
     "employees_employee_id_null",
     "employees_hired_on_null",
+    "employees_hired_on_time_of_day",
+    "employees_left_on_time_of_day",
 )
 _PER_MONTH = (
     "work_score_range",
     "relationship_score_range",
     "health_score_range",
     "survey_month_not_month_start",
+    "survey_month_time_of_day",
 )
 
 
@@ -204,21 +261,22 @@ def problem_count(profile: pd.DataFrame) -> int:
     return sum(int(first[c]) for c in _WHOLE_TABLE) + sum(_total(profile[c]) for c in _PER_MONTH)
 
 
-# fingerprint parts that combine across months by min/max; every other `fp_*` part adds up
-_EXTREMES = {"fp_min_employee_id": min, "fp_max_employee_id": max, "fp_last_answered_at": max}
-
-
 def fingerprint_of(profile: pd.DataFrame) -> str:
-    """The window's fingerprint as one string: the months' `fp_*` parts combined."""
+    """The window's fingerprint: a digest of every month's `fp_*` parts (rows, answered rows,
+    the two row-hash sums), month by month in month order. Kept per month, not added up across
+    months, so a row moved from one month to another changes both months' parts."""
     rows = profile[profile["fp_rows"].notna()]
-    parts = []
-    for column in (c for c in profile.columns if c.startswith("fp_")):
-        if column in _EXTREMES:
-            values = [v for v in rows[column] if not pd.isna(v)]
-            parts.append(str(_EXTREMES[column](values)) if values else "")
-        else:
-            parts.append(str(_total(rows[column])))
-    return "|".join(parts)
+    months = sorted(
+        ":".join(
+            [str(pd.Timestamp(row["survey_month"])), *(str(int(row[c])) for c in _FINGERPRINT)]
+        )
+        for _, row in rows.iterrows()
+    )
+    text = ";".join(months)
+    return "md5sum:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+
+_FINGERPRINT = ("fp_rows", "fp_answered", "fp_hash_a", "fp_hash_b")
 
 
 def check_values(
@@ -226,41 +284,49 @@ def check_values(
     window: SourceWindow,
     profile: pd.DataFrame,
     today: date | None = None,
-    *,
-    duplicate_keys: bool = True,
 ) -> None:
-    """Ranges, NULL keys, future months, duplicate employees (counted in `profile`; the key is
-    looked up by source_checks.sql only when a count is not zero), then duplicate (employee,
-    month) keys unless `duplicate_keys` is False (see check_duplicate_keys)."""
-    if problem_count(profile):
+    """Ranges, NULL keys, future months, times of day, duplicate employees and duplicate
+    (employee, month) keys, all counted in `profile` every night; the offending keys are looked
+    up (source_checks.sql, source_duplicates.sql) only when a count is not zero."""
+    if problem_count(profile) or _total(profile["survey_duplicate_keys"]):
         params = window.params(today)
-        _raise_first(warehouse.read("source_checks", params), params["horizon"])
-    if duplicate_keys:
-        check_duplicate_keys(warehouse, window)
+        failures = warehouse.read(
+            "source_checks", params, failures=warehouse.sql("source_failures")
+        )
+        _raise_first(warehouse, failures, params)
 
 
 def check_duplicate_keys(warehouse: Warehouse, window: SourceWindow) -> None:
-    """No (employee_id, survey_month) twice inside the window: the one expensive check (a
-    GROUP BY over every key), which a scoring night leaves to the feature snapshot's rebuild."""
-    params = window.bounds()
-    _raise_first(warehouse.read("source_duplicates", params), window.horizon())
+    """No (employee_id, survey_month) twice inside the window, with the first such key (a
+    GROUP BY over every key: run when the profile counted a duplicate, and before a feature
+    snapshot is rebuilt)."""
+    failures = warehouse.read("source_duplicates", window.bounds())
+    _raise_first(warehouse, failures, window.params())
 
 
-def _raise_first(failures: pd.DataFrame, horizon: date) -> None:
+def _raise_first(warehouse: Warehouse, failures: pd.DataFrame, params: dict[str, date]) -> None:
+    """Record every offending key in source_issues and raise the first failure: its table,
+    column, count and month (and the key itself only if keys are shown)."""
     if failures.empty:
         return
     # sorted here by the query's ORDER BY keys: Redshift's parallel UNLOAD does not keep it
     row = failures.sort_values(["table_name", "column_name", "problem"], kind="stable").iloc[0]
-    problem = PROBLEMS.get(str(row["problem"]), str(row["problem"])).format(horizon=horizon)
+    run_id = current_run_id()
+    record_source_failures(warehouse, params, run_id)
+    problem = PROBLEMS.get(str(row["problem"]), str(row["problem"]))
+    key_text = _key(row["employee_id"], row["survey_month"])
     raise DataContractError(
-        f"{row['table_name']}.{row['column_name']}: {int(row['bad_rows'])} {problem} "
-        f"(e.g. {_key(row['employee_id'], row['survey_month'])}); "
-        "the run stopped before writing anything"
+        f"{row['table_name']}.{row['column_name']}: {int(row['bad_rows'])} "
+        f"{problem.format(horizon=params['horizon'])} "
+        f"({example(row['employee_id'], row['survey_month'], key_text=key_text)}); "
+        f"{where_to_look(warehouse, run_id)}; the run stopped before writing anything"
     )
 
 
 def check_months(window: SourceWindow, profile: pd.DataFrame) -> None:
-    """No empty month between the first month with data in the window and its last month."""
+    """No empty month between the first month with data in the window and its last month; and
+    for a scoring window, none before it either (features computed from fewer months than they
+    are defined over would skew the scores silently)."""
     rows = profile[profile["fp_rows"].notna()]
     present = {
         pd.Timestamp(month).date()
@@ -273,6 +339,15 @@ def check_months(window: SourceWindow, profile: pd.DataFrame) -> None:
             f"survey_responses.survey_month: no rows at all for months {span}; "
             "the run stopped before writing anything"
         )
+    if window.full_history and min(present) > window.first_month:
+        needed = window.months()
+        have = sum(1 for m in needed if m in present)
+        raise DataContractError(
+            f"survey_responses.survey_month: the features of {window.last_month:%Y-%m} read "
+            f"the {len(needed)} months {span}, but survey rows start at {min(present):%Y-%m} "
+            f"({have} of {len(needed)} months): too little history to score "
+            f"{window.as_of.isoformat()}; the run stopped before writing anything"
+        )
     expected = [m for m in window.months() if m >= min(present)]
     missing = [m for m in expected if m not in present]
     if missing:
@@ -283,39 +358,73 @@ def check_months(window: SourceWindow, profile: pd.DataFrame) -> None:
         )
 
 
+def check_answered(
+    window: SourceWindow, profile: pd.DataFrame, min_answered_ratio: float = MIN_ANSWERED_RATIO
+) -> None:
+    """No month whose share of answered rows (any score not NULL) collapses: below
+    `min_answered_ratio` times the median share of the window's months before it, or no answer
+    at all. Counting rows alone let a month of NULL answers through, scored as if nobody had
+    answered (mean risk 0.43 instead of 0.11 on the demo data)."""
+    rows = profile[profile["fp_rows"].notna()]
+    shares = sorted(
+        (pd.Timestamp(month).date(), int(answered), int(n))
+        for month, answered, n in zip(
+            rows["survey_month"], rows["fp_answered"], rows["fp_rows"], strict=True
+        )
+        if int(n)
+    )
+    before: list[float] = []
+    for month, answered, n in shares:
+        share = answered / n
+        floor = min_answered_ratio * statistics.median(before) if before else 0.0
+        if answered == 0 or share < floor:
+            against = (
+                f", against a median {statistics.median(before):.0%} in the {len(before)} "
+                f"month(s) before it (min_answered_ratio {min_answered_ratio})"
+                if before
+                else ""
+            )
+            raise DataContractError(
+                f"survey_responses.work_score, relationship_score, health_score: month "
+                f"{month:%Y-%m} has answers on {answered} of {n} rows ({share:.0%}){against}; "
+                "the run stopped before writing anything"
+            )
+        before.append(share)
+
+
 def check_source_data(
     warehouse: Warehouse,
     window: SourceWindow,
     today: date | None = None,
     *,
-    duplicate_keys: bool = True,
+    min_answered_ratio: float = MIN_ANSWERED_RATIO,
 ) -> str:
     """The whole source contract; raises DataContractError on the first violation. Returns
     the fingerprint of the window's survey rows (tasks/feature_store.py keeps it)."""
-    with friendly_errors("check source data"):
+    with friendly_errors("check source data"), issues_recorded(warehouse):
         check_column_types(warehouse)
         profile = profile_source(warehouse, window, today)
-        check_values(warehouse, window, profile, today, duplicate_keys=duplicate_keys)
+        check_values(warehouse, window, profile, today)
         check_months(window, profile)
+        check_answered(window, profile, min_answered_ratio)
     return fingerprint_of(profile)
 
 
 @task(name="check-source-data", cache_policy=NONE, **IO_RETRIES)
-def check_source_data_task(as_of: date, training_months: int | None = None) -> str:
+def check_source_data_task(
+    as_of: date,
+    training_months: int | None = None,
+    min_answered_ratio: float = MIN_ANSWERED_RATIO,
+) -> str:
     """Check the months a scoring run (`training_months` None) or a training run reads, and
-    return their fingerprint (aggregates only).
-
-    A scoring run leaves the duplicate-key check to prepare-features, which runs it whenever the
-    source rows behind the feature snapshot changed (and so skips it on the nights they did
-    not: the rows it checked then are the rows there now)."""
-    scoring = training_months is None
+    return their fingerprint (aggregates only)."""
     window = (
         SourceWindow.for_training(as_of, training_months)
         if training_months is not None
         else SourceWindow.for_scoring(as_of)
     )
     with open_warehouse(get_settings()) as warehouse:
-        fingerprint = check_source_data(warehouse, window, duplicate_keys=not scoring)
+        fingerprint = check_source_data(warehouse, window, min_answered_ratio=min_answered_ratio)
     get_run_logger().info(
         "Source data passed the contract for months %s..%s", window.first_month, window.last_month
     )

@@ -51,6 +51,8 @@ from tasks.contract import (
 )
 from tasks.errors import DataContractError
 from tasks.model import PulseModel, category_lookup
+from tasks.source_issues import KeyedContractError
+from tasks.source_issues import example as example_text
 
 NAME = "training frame"
 # The training rows' order (training_frame.sql's ORDER BY), restored after reading.
@@ -199,9 +201,14 @@ class TrainingData:
                 settled.append(self._merged(month, month_chunks, order, ids))
         self.employees = len(seen)
         if example is not None:
-            raise DataContractError(
+            key_text = f"employee_id={example[0]}, month={_iso(example[1])}"
+            raise KeyedContractError(
                 f"{NAME}: {duplicates} duplicate (employee_id, month) keys "
-                f"(e.g. employee_id={example[0]}, month={_iso(example[1])})"
+                f"({example_text(example[0], pd.Timestamp(example[1]), key_text=key_text)})",
+                table=NAME,
+                column="employee_id, feature_month",
+                problem="duplicate",
+                keys=[(example[0], pd.Timestamp(example[1]))],
             )
         self.chunks = settled
 

@@ -1,11 +1,11 @@
--- Duplicate (employee_id, survey_month) keys inside [:data_start_month, :data_end_month]: how
--- many, and the first one. The most expensive source check (a GROUP BY over every key), so a
--- scoring night runs it only when the feature snapshot is rebuilt from changed rows.
+-- Duplicate (employee_id, survey_month) keys inside [:data_start_month, :data_end_next): how
+-- many, and the first one. A GROUP BY over every key: source_profile.sql counts duplicates per
+-- month every night, and this query runs when it found one (and before a snapshot rebuild).
 WITH duplicates AS (
     SELECT employee_id, survey_month
     FROM {survey_responses}
     WHERE survey_month >= CAST(:data_start_month AS DATE)
-      AND survey_month <= CAST(:data_end_month AS DATE)
+      AND survey_month < CAST(:data_end_next AS DATE)
     GROUP BY employee_id, survey_month
     HAVING COUNT(*) > 1
 ),

@@ -1,6 +1,6 @@
 """The flows end to end on the embedded DuckDB warehouse with a real (temporary) Prefect API."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -121,17 +121,21 @@ def test_missing_source_table_fails_before_writing(duck):
     assert not duck.table_exists("model_registry")
 
 
-def _corrupt_feature_month(warehouse, day: date) -> None:
-    """One out-of-range score in the month a score date's features come from."""
+def _corrupt_feature_month(warehouse, day: date) -> int:
+    """One out-of-range score in the month a score date's features come from; its employee."""
     table = warehouse.qualified("survey_responses")
+    month = {"m": feature_month_for(day)}
     with warehouse.engine.begin() as conn:
+        victim = conn.execute(
+            sa.text(f"SELECT MIN(employee_id) FROM {table} WHERE survey_month = :m"), month
+        ).scalar_one()
         conn.execute(
             sa.text(
-                f"UPDATE {table} SET work_score = 99 WHERE survey_month = :m AND employee_id = "
-                f"(SELECT MIN(employee_id) FROM {table} WHERE survey_month = :m)"
+                f"UPDATE {table} SET work_score = 99 WHERE survey_month = :m AND employee_id = :v"
             ),
-            {"m": feature_month_for(day)},
+            {**month, "v": victim},
         )
+    return int(victim)
 
 
 def test_bad_scoring_month_stops_the_nightly_before_training_or_scoring(demo_warehouse):
@@ -147,6 +151,62 @@ def test_bad_scoring_month_stops_the_nightly_before_training_or_scoring(demo_war
     with pytest.raises(DataContractError, match=refused):
         nightly_pipeline(score_date=DAY)  # the champion is fresh: no training, scoring refuses
     assert score_rows(demo_warehouse, DAY) == (0, 0)
+
+
+async def _prefect_records(since: datetime) -> list[str]:
+    """Everything the API holds of the runs since `since`: logs, flow runs and task runs with
+    their full states (message and data: what Prefect persisted of a failed task or flow)."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterStartTime,
+        LogFilter,
+        LogFilterTimestamp,
+        TaskRunFilter,
+        TaskRunFilterStartTime,
+    )
+
+    async with get_client() as client:
+        logs = await client.read_logs(
+            log_filter=LogFilter(timestamp=LogFilterTimestamp(after_=since)), limit=200
+        )
+        flow_runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since))
+        )
+        task_runs = await client.read_task_runs(
+            task_run_filter=TaskRunFilter(start_time=TaskRunFilterStartTime(after_=since))
+        )
+        states = [
+            state.model_dump_json()
+            for run in flow_runs
+            for state in await client.read_flow_run_states(run.id)
+        ]
+    return (
+        [log.message for log in logs]
+        + [run.model_dump_json() for run in (*flow_runs, *task_runs)]
+        + states
+    )
+
+
+def test_a_refused_run_leaves_no_employee_id_in_prefect(demo_warehouse):
+    """Issue 16.6: a contract error names the table, column, count and month; the offending
+    key stays in the warehouse's source_issues, and neither the API's flow-run and task-run
+    states (messages, persisted data) nor the logs hold an employee id."""
+    import asyncio
+
+    victim = _corrupt_feature_month(demo_warehouse, DAY)
+    since = datetime.now(UTC)
+    with pytest.raises(DataContractError, match=r"source_issues WHERE flow_run_id = '") as caught:
+        score_population(score_date=DAY)
+    run_id = str(caught.value).split("flow_run_id = '")[1].split("'")[0]
+    table = demo_warehouse.qualified("source_issues")
+    with demo_warehouse.engine.connect() as conn:
+        keys = conn.execute(
+            sa.text(f"SELECT employee_id FROM {table} WHERE flow_run_id = :r"), {"r": run_id}
+        ).scalars()
+        assert list(keys) == [victim]
+    records = asyncio.run(_prefect_records(since))
+    assert any("source_issues" in text for text in records)  # the scan did see the failure
+    assert [text for text in records if str(victim) in text] == []
 
 
 def test_scoring_without_champion_is_a_clear_error(demo_warehouse):

@@ -230,7 +230,7 @@ def check_feature_snapshots(warehouse: Warehouse) -> None:
             {"m": date(2026, 4, 1)},
         )
     with pytest.raises(
-        DataContractError, match=r"1 duplicate keys \(e.g. employee_id=1, month=2026-04-01\)"
+        DataContractError, match=r"1 duplicate keys \(month=2026-04-01\); offending keys: SELECT"
     ):
         prepare_features(warehouse, day)
     kept = scoring_frame(warehouse, day, prepare=False)

@@ -94,7 +94,7 @@ def redshift_statements() -> dict[str, str]:
     from tasks.feature_store import snapshot_build_sql
     from tasks.features import feature_sql
     from tasks.registry import RegistryEntry
-    from tasks.source_checks import SourceWindow
+    from tasks.source_checks import SourceWindow, profile_fragments
     from tasks.warehouse import split_statements, warehouse_for_url
     from tasks.warehouse.core import literal_sql
     from tasks.warehouse.redshift_io import copy_sql, unload_sql
@@ -111,8 +111,8 @@ def redshift_statements() -> dict[str, str]:
         "score_history": ({"start_date": DAY, "end_date": DAY}, {}),
         "score_distribution": ({"score_date": DAY}, {}),
         "registry_history": ({}, {}),
-        "source_profile": (source.params(DAY), {}),
-        "source_checks": (source.params(DAY), {}),
+        "source_profile": (source.params(DAY), profile_fragments(wh)),
+        "source_checks": (source.params(DAY), {"failures": wh.sql("source_failures")}),
         "source_duplicates": (source.bounds(), {}),
         "source_sample": (
             {},
@@ -144,14 +144,20 @@ def redshift_statements() -> dict[str, str]:
         },
         "training_rows": {"first_month": month, "last_month": month},  # doctor
         "registry_champions": {},
+        "source_issues_delete": {"flow_run_id": "r"},
         "registry_retire_champion": {},
         "registry_insert": dict(entry.__dict__),
     }
     out |= {name: sent_as(wh.sql(name), params, dialect) for name, params in small.items()}
     out["feature_snapshot_insert"] = sent_as(snapshot_build_sql(wh), feature_params(month), dialect)
     out |= monitoring_statements(wh)
+    out["source_issues_insert"] = sent_as(
+        wh.sql("source_issues_insert", failures=wh.sql("source_failures")),
+        {**source.params(DAY), "flow_run_id": "r"},
+        dialect,
+    )
     scripts = ("create_result_tables", "create_source_tables", "clear_source_tables")
-    scripts += ("feature_snapshot_delete", "feature_snapshot_clear")
+    scripts += ("feature_snapshot_delete", "feature_snapshot_clear", "source_issues_create")
     for name in scripts:
         for n, statement in enumerate(split_statements(wh.sql(name))):
             out[f"{name}[{n}]"] = sent_as(statement, {"feature_month": month}, dialect)

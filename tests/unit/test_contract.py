@@ -1,8 +1,12 @@
+import pickle
+
 import pandas as pd
 import pytest
 
 from tasks.contract import FEATURE_COLUMNS, check_frame
 from tasks.errors import DataContractError
+from tasks.settings import get_settings
+from tasks.source_issues import KeyedContractError
 
 pytestmark = pytest.mark.unit
 
@@ -48,7 +52,25 @@ def test_valid_frame_is_normalised():
         ({"response_rate_6m": [1.0, 1.5, 0.0]}, "f: column response_rate_6m has 1 values outside"),
     ],
 )
-def test_violations_name_column_and_key(overrides, message):
+def test_violations_name_column_and_key(overrides, message, monkeypatch):
+    """With PULSEWATCH_ERROR_KEYS=show (a laptop) the key is named; by default only the month,
+    while the error carries the keys (for source_issues) and pickles without them."""
+    with pytest.raises(DataContractError) as hidden:
+        check_frame(frame(**overrides), "f", labelled=True)
+    text = str(hidden.value)
+    assert "employee_id=" not in text and text.startswith(message.split(" (e.g.")[0])
+    if "(e.g." in message:
+        assert "(month=2026-01-01)" in text
+        employee = int(message.split("employee_id=")[1].split(",")[0])
+        assert isinstance(hidden.value, KeyedContractError)
+        assert [(int(e), pd.Timestamp(m).date().isoformat()) for e, m in hidden.value.keys] == [
+            (employee, "2026-01-01")
+        ]
+        unpickled = pickle.loads(pickle.dumps(hidden.value))  # what Prefect could persist
+        assert type(unpickled) is DataContractError and not hasattr(unpickled, "keys")
+        assert unpickled.__dict__ == {} and "employee_id=" not in str(unpickled)
+    monkeypatch.setenv("PULSEWATCH_ERROR_KEYS", "show")
+    get_settings.cache_clear()
     with pytest.raises(DataContractError) as caught:
         check_frame(frame(**overrides), "f", labelled=True)
     assert str(caught.value).startswith(message)

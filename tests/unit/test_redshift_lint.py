@@ -30,7 +30,7 @@ UNLOAD_ORDER_RELIED_ON = {
     "UNLOAD source_checks",
 }
 # Shared CTE bodies, rendered inside training_frame and feature_snapshot_insert.
-FRAGMENTS = {"monthly", "features", "current_features", "labelled_rows"}
+FRAGMENTS = {"monthly", "features", "current_features", "labelled_rows", "source_failures"}
 
 
 @pytest.fixture(scope="module")

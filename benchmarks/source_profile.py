@@ -1,0 +1,89 @@
+"""What the nightly source profile costs on 1,000,000 employees (PostgreSQL, 6 survey months).
+
+`python -m benchmarks.source_profile` (also a step of `make bench`; runnable alone with
+`make bench-profile`). Loads demo data for PULSEWATCH_BENCH_PROFILE_EMPLOYEES (default
+1,000,000) x 6 months into its own schema, vacuums it, then times, in interleaved rounds (the
+median of REPEATS each):
+- `profile_linear`: the profile before the row-hash fingerprint (benchmarks/baseline/), whose
+  linear checksum could be cancelled out, and which left duplicate keys to snapshot rebuilds;
+- `profile`: tasks/sql/source_profile.sql as the nightly check runs it (MD5 per row, two hash
+  sums, duplicate keys counted per month);
+- `duplicates`: source_duplicates.sql, the GROUP BY over every key that used to run only when a
+  snapshot was rebuilt (now only when the profile counted a duplicate).
+Ratios against `profile_linear` are what to read: the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+
+from benchmarks.postgres_io import PG_URL, reset_schema, settle
+
+SCHEMA = "pw_bench_profile"
+EMPLOYEES = int(os.environ.get("PULSEWATCH_BENCH_PROFILE_EMPLOYEES", "1000000"))
+END_MONTH = date(2026, 10, 1)
+DAY = date(2026, 11, 20)
+REPEATS = 3
+BASELINE = Path(__file__).parent / "baseline" / "source_profile_linear.sql"
+
+
+def run() -> dict:
+    from tasks.demo_data import DemoSpec, write_demo_data
+    from tasks.source_checks import SourceWindow, profile_fragments
+    from tasks.warehouse import warehouse_for_url
+
+    reset_schema(SCHEMA)
+    window = SourceWindow.for_scoring(DAY)
+    with warehouse_for_url(PG_URL, SCHEMA) as warehouse:
+        started = time.perf_counter()
+        summary = write_demo_data(warehouse, DemoSpec(EMPLOYEES, 6, 7, END_MONTH))
+        load_s = time.perf_counter() - started
+        settle(SCHEMA)
+        names = {t: warehouse.qualified(t) for t in ("employees", "survey_responses")}
+        linear_sql = BASELINE.read_text().format_map(names)
+        linear_params = {
+            "data_start_month": window.first_month,
+            "data_end_month": window.last_month,
+            "horizon": DAY,
+        }
+
+        def profile() -> None:
+            warehouse.read("source_profile", window.params(DAY), **profile_fragments(warehouse))
+
+        def profile_linear() -> None:
+            import sqlalchemy as sa
+
+            with warehouse.engine.connect() as conn:
+                conn.execute(sa.text(linear_sql), linear_params).fetchall()
+
+        def duplicates() -> None:
+            warehouse.read("source_duplicates", window.bounds())
+
+        steps = {"profile_linear": profile_linear, "profile": profile, "duplicates": duplicates}
+        runs: dict[str, list[float]] = {name: [] for name in steps}
+        for _ in range(REPEATS):
+            for name, step in steps.items():
+                started = time.perf_counter()
+                step()
+                runs[name].append(round(time.perf_counter() - started, 3))
+    reset_schema(SCHEMA)
+    median = {name: statistics.median(values) for name, values in runs.items()}
+    return {
+        "employees": EMPLOYEES,
+        "survey_rows": summary.survey_rows,
+        "load_s": round(load_s, 1),
+        "runs_s": runs,
+        "median_s": median,
+        "ratio_vs_linear": {
+            name: round(value / median["profile_linear"], 2) for name, value in median.items()
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run()))
