@@ -18,6 +18,7 @@ import typer
 
 from tasks.dates import date_range, parse_date
 from tasks.errors import PulsewatchError
+from tasks.registry_cli import models_app
 
 app = typer.Typer(
     name="pulsewatch",
@@ -211,6 +212,8 @@ def doctor() -> None:
     if any(not c.ok and c.required for c in checks):
         raise typer.Exit(1)
 
+
+app.add_typer(models_app(friendly), name="models")  # models list | promote | retire
 
 automations_app = typer.Typer(
     help="Prefect automations that post failures to Slack.", no_args_is_help=True

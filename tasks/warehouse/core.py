@@ -349,9 +349,17 @@ class Warehouse:
     def table_exists(self, table: str) -> bool:
         """Probe with a zero-row SELECT (no catalog reflection). A failure to connect is raised
         as it is (its text may also say "does not exist": a role or a database)."""
+        return self._probe(f"SELECT 1 FROM {self.qualified(table)} WHERE 1 = 0")
+
+    def column_exists(self, table: str, column: str) -> bool:
+        """Whether `table` has `column` (a zero-row SELECT of it, on a connection of its own:
+        a failed statement would abort the caller's PostgreSQL transaction)."""
+        return self._probe(f"SELECT {self.quote(column)} FROM {self.qualified(table)} WHERE 1 = 0")
+
+    def _probe(self, sql: str) -> bool:
         with self.engine.connect() as conn:
             try:
-                conn.execute(sa.text(f"SELECT 1 FROM {self.qualified(table)} WHERE 1 = 0"))
+                conn.execute(sa.text(sql))
                 return True
             except (sa_exc.ProgrammingError, sa_exc.DatabaseError) as error:
                 if isinstance(error, sa_exc.ProgrammingError) or MISSING.search(first_line(error)):
