@@ -4,6 +4,7 @@ scores (counts, histogram, quantiles) leave this module."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -16,6 +17,7 @@ import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
+from tasks import work_dir
 from tasks.errors import PulsewatchError
 from tasks.feature_store import stream_scoring_frames
 from tasks.model import PulseModel
@@ -97,11 +99,16 @@ def score_to_file(
     path: Path,
     num_threads: int | None = None,
 ) -> ScoreFile:
-    """Predict each frame and append it to a Parquet file; return where and aggregates."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Predict each frame and append it to a Parquet file; return where and aggregates. The
+    file is private (0600) and removed if anything fails; a full disk is one line."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     scored_at = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     stats = ScoreStats()
-    with pq.ParquetWriter(path, SCORES_SCHEMA) as writer:
+    with (
+        work_dir.removed_on_failure(path),
+        work_dir.create_private(path) as handle,
+        pq.ParquetWriter(handle, SCORES_SCHEMA) as writer,
+    ):
         for frame in frames:
             risk = model.predict(frame, num_threads)
             stats.add(risk)
@@ -136,7 +143,8 @@ def score_population_task(
     from prefect.runtime import flow_run
 
     run_id = flow_run.id
-    path = Path(get_settings().work_dir) / f"scores-{score_date}-{run_id or 'local'}.parquet"
+    folder = work_dir.prepare(get_settings().work_dir)  # also clears stale work files
+    path = folder / f"scores-{score_date}-{run_id or 'local'}-{secrets.token_hex(3)}.parquet"
     with open_warehouse(get_settings()) as warehouse:
         frames = stream_scoring_frames(warehouse, score_date, chunk_rows)
         result = score_to_file(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,4 +58,7 @@ class DuckDBWarehouse(Warehouse):
                 f"INSERT INTO {self.qualified(table)} ({columns}) SELECT {columns} FROM {view}"
             )
         finally:
-            raw.unregister(view)
+            # After a failed INSERT the transaction is aborted and unregister fails as well;
+            # that error would hide the INSERT's (the connection is discarded anyway).
+            with contextlib.suppress(Exception):
+                raw.unregister(view)
