@@ -56,6 +56,7 @@ def load_scores_task(scores: ScoreFile) -> int:
     (a retry needs it), so no employee scores stay in the work dir."""
     try:
         with open_warehouse(get_settings()) as warehouse:
+            warehouse.on_lock_wait = get_run_logger().warning
             written = load_scores(warehouse, scores)
     except BaseException as error:
         if not isinstance(error, Exception) or _last_attempt(error):

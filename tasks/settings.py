@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     slack_webhook_url: SecretStr | None = None
     prefect_ui_url: str | None = None
     work_dir: str = ".pulsewatch/work"
+    # How long a write waits for its partition's lock (or DuckDB's file lock) before giving up.
+    lock_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
 
     @field_validator("warehouse_url")
     @classmethod

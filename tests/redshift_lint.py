@@ -172,6 +172,8 @@ def redshift_statements() -> dict[str, str]:
         "replace_partition COPY": copy_sql(stage, f"{STAGING}/load/x/", ROLE),
         "replace_partition INSERT": f"INSERT INTO {target} SELECT * FROM {stage}",
         "replace_partition DROP": f"DROP TABLE {stage}",
+        "lock_partition SET statement_timeout": "SET statement_timeout TO 300000",
+        "lock_partition SET statement_timeout TO DEFAULT": "SET statement_timeout TO DEFAULT",
         "lock_partition": f"LOCK {wh.qualified('feature_snapshots')}",
         "analyze": f"ANALYZE {wh.qualified('employee_features')}",
         "ensure_schema": f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",

@@ -45,7 +45,10 @@ _TRANSIENT_SQLSTATES = (
 )  # fmt: skip
 
 
-def _sqlstate(error: BaseException) -> str:
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired (PostgreSQL)
+
+
+def sqlstate(error: BaseException) -> str:
     """The SQLSTATE a driver error carries (ADBC: sqlstate, psycopg2: pgcode), or ''."""
     for candidate in (error, getattr(error, "orig", None)):
         code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
@@ -58,7 +61,7 @@ def is_transient_db_error(error: BaseException) -> bool | None:
     """True: a database error a retry may cure (a lost connection, a lock, throttling);
     False: one it will not (bad SQL, bad data, wrong credentials or names); None: nothing
     here says (the caller goes on with its other checks)."""
-    if _sqlstate(error) in _TRANSIENT_SQLSTATES:
+    if sqlstate(error) in _TRANSIENT_SQLSTATES:
         return True
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return True
