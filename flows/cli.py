@@ -18,6 +18,7 @@ import typer
 
 from tasks.dates import date_range, parse_date
 from tasks.errors import PulsewatchError
+from tasks.preflight import check_before_run
 from tasks.registry_cli import models_app
 
 app = typer.Typer(
@@ -131,6 +132,7 @@ def run(date_: DateOption = None, force_train: bool = False) -> None:
     from flows.nightly import nightly_pipeline
     from flows.summary import nightly_summary
 
+    check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
     report = nightly_pipeline(score_date=day, force_train=force_train)
     typer.echo(nightly_summary(report))
@@ -144,6 +146,7 @@ def train(date_: DateOption = None) -> None:
     from flows.summary import training_summary
     from flows.train import train_model
 
+    check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
     typer.echo(training_summary(train_model(train_end_date=day)))
 
@@ -160,6 +163,7 @@ def score(
     from flows.score import score_population
     from flows.summary import scoring_summary
 
+    check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
     typer.echo(scoring_summary(score_population(score_date=day, chunk_rows=chunk_rows)))
 
@@ -185,6 +189,7 @@ def backfill_command(
     from flows.summary import backfill_summary
     from tasks.backfill import Reprocess
 
+    check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
     report = backfill(
         start=first,
