@@ -19,6 +19,8 @@ import typer
 from tasks.dates import date_range, parse_date
 from tasks.errors import PulsewatchError
 from tasks.knobs import DEFAULTS
+from tasks.preflight import check_before_run
+from tasks.registry_cli import models_app
 
 app = typer.Typer(
     name="pulsewatch",
@@ -140,6 +142,7 @@ def run(
     from cli.summary import nightly_summary
     from flows.nightly import nightly_pipeline
 
+    check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
     report = nightly_pipeline(score_date=day, force_train=force_train)
     typer.echo(nightly_summary(report))
@@ -153,6 +156,7 @@ def train(date_: DateOption = None) -> None:
     from cli.summary import training_summary
     from flows.train import train_model
 
+    check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
     typer.echo(training_summary(train_model(train_end_date=day)))
 
@@ -171,6 +175,7 @@ def score(
     from cli.summary import scoring_summary
     from flows.score import score_population
 
+    check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
     typer.echo(scoring_summary(score_population(score_date=day, chunk_rows=chunk_rows)))
 
@@ -205,6 +210,7 @@ def backfill_command(
 
     check_max_parallel(max_parallel, in_deployment=False, option="--max-parallel")
 
+    check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
     report = backfill(
         start=first,
@@ -232,6 +238,8 @@ def doctor() -> None:
     if any(not c.ok and c.required for c in checks):
         raise typer.Exit(1)
 
+
+app.add_typer(models_app(friendly), name="models")  # models list | promote | retire
 
 automations_app = typer.Typer(
     help="Prefect automations that post failures to Slack.", no_args_is_help=True

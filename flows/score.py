@@ -11,7 +11,7 @@ from tasks.knobs import DEFAULTS
 from tasks.model_store import load_model_task
 from tasks.prefect_tasks.features import check_source_tables_task
 from tasks.prefect_tasks.scoring import score_population_task
-from tasks.registry import ensure_result_tables_task, require_champion_task
+from tasks.registry import ensure_result_tables_task, require_model_for_date_task
 from tasks.reporting import ScoringReport, publish_scoring_report_task
 from tasks.results import load_scores_task
 from tasks.run_names import score_run_name
@@ -27,7 +27,8 @@ def score_population(
     min_answered_ratio: float = DEFAULTS.min_answered_ratio,
 ) -> ScoringReport:
     """Score everyone active on a date with the champion and replace that date's rows in
-    condition_scores.
+    condition_scores. A date before the champion's training cut-off is scored by a model
+    trained as of it or earlier, or refused.
 
     Args:
         score_date: The date to score (YYYY-MM-DD). Empty: today in Asia/Tokyo.
@@ -44,7 +45,7 @@ def score_population(
     fingerprint = check_source_data_task(day, None, min_answered_ratio)
     if check_tables:
         ensure_result_tables_task()
-    champion = require_champion_task()
+    champion = require_model_for_date_task(day)  # no model scores its own past
     model = load_model_task(champion.stored)
     prepare_features_task(day, fingerprint)
     scores = score_population_task(model, champion, day, chunk_rows, num_threads)

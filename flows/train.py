@@ -6,7 +6,7 @@ from prefect import flow
 
 from tasks.dates import resolve_date
 from tasks.knobs import DEFAULTS
-from tasks.model_store import load_model_task, save_model_task
+from tasks.model_store import load_incumbent_task, save_model_task
 from tasks.prefect_tasks.features import check_source_tables_task, extract_training_frame_task
 from tasks.prefect_tasks.training import (
     evaluate_champion_task,
@@ -14,7 +14,12 @@ from tasks.prefect_tasks.training import (
     release_training_data_task,
 )
 from tasks.promotion import PromotionPolicy
-from tasks.registry import ensure_result_tables_task, promote_or_reject_task, read_champion_task
+from tasks.registry import (
+    ensure_result_tables_task,
+    model_for_date_task,
+    promote_or_reject_task,
+    read_champion_task,
+)
 from tasks.reporting import TrainingReport, publish_training_report_task
 from tasks.run_names import train_run_name
 from tasks.source_checks import check_source_data_task
@@ -34,7 +39,9 @@ def train_model(
     min_answered_ratio: float = DEFAULTS.min_answered_ratio,
 ) -> TrainingReport:
     """Train a candidate on the data known by a date and promote it if it clears the AUC floor
-    and is not worse than the champion by more than `max_auc_drop`.
+    and is not worse than the champion by more than `max_auc_drop`. Trained as of a date before
+    the champion's cut-off, it is compared with the model that may score that date and, if it
+    passes, registered as a challenger for the dates from its cut-off on (the champion stays).
 
     Args:
         train_end_date: Train on what was known on this date (YYYY-MM-DD). Empty: today in
@@ -65,11 +72,16 @@ def train_model(
     data = extract_training_frame_task(end, training_months)  # spilled to the work dir
     candidate = fit_model_task(data, config, end)
     champion = read_champion_task()
-    champion_model = load_model_task(champion.stored) if champion else None
-    champion_auc = evaluate_champion_task(champion_model, data, validation_months)
+    incumbent, no_incumbent = model_for_date_task(end)  # what scores `end`: the model to beat
+    if incumbent is not None:
+        incumbent_model, no_incumbent = load_incumbent_task(incumbent.stored, incumbent.role)
+    else:
+        incumbent_model = None
+    incumbent_auc = evaluate_champion_task(incumbent_model, data, validation_months)
     release_training_data_task(data)
     stored = save_model_task(candidate)
+    policy = PromotionPolicy(auc_floor, max_auc_drop)
     entry, decision = promote_or_reject_task(
-        stored, candidate, champion, champion_auc, PromotionPolicy(auc_floor, max_auc_drop)
+        stored, candidate, champion, incumbent_auc, policy, no_incumbent
     )
-    return publish_training_report_task(candidate, entry, champion, decision)
+    return publish_training_report_task(candidate, entry, incumbent, decision)

@@ -120,11 +120,23 @@ def business_today(timezone: str = DEFAULT_TIMEZONE) -> date:
     return datetime.now(ZoneInfo(timezone)).date()
 
 
+# Dates the calendar can compute windows for (pandas timestamps end in 2262; years of history
+# are read before a date): anything else is a typo.
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def check_date_range(value: date, option: str) -> date:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise PulsewatchError(f"{option}: {value} is out of range ({FIRST_DATE}..{LAST_DATE})")
+    return value
+
+
 def parse_date(value: str, option: str) -> date:
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise PulsewatchError(f"{option}: {value!r} is not a date (expected YYYY-MM-DD)") from None
+    return check_date_range(parsed, option)
 
 
 def date_range(start: date, end: date) -> list[date]:
@@ -135,4 +147,4 @@ def date_range(start: date, end: date) -> list[date]:
 
 def resolve_date(value: date | None) -> date:
     """A flow's date parameter, defaulting to today in the business timezone."""
-    return value if value is not None else business_today()
+    return check_date_range(value, "date") if value is not None else business_today()

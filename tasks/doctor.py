@@ -7,6 +7,7 @@ is shown without its password and the Slack webhook only as set / not set.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from dataclasses import dataclass
 from datetime import date
 
@@ -29,14 +30,18 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _mask(text: str, settings: Settings) -> str:
-    for secret in (settings.warehouse_url, settings.slack_webhook_url):
-        if secret is None:
-            continue
-        value = secret.get_secret_value()
-        password = url_password(value) if secret is settings.warehouse_url else None
-        for needle in filter(None, (value, password)):
-            text = text.replace(str(needle), "***")
+def mask_secrets(text: str, settings: Settings) -> str:
+    """`text` without the warehouse password or the Slack webhook. The password is masked
+    where a URL carries it (`:<password>@`), not as any substring: a password such as `public`
+    must not turn `schema public` into `schema ***`."""
+    url = settings.warehouse_url.get_secret_value()
+    password = url_password(url)
+    text = text.replace(url, "***")
+    if password:
+        for form in {password, urllib.parse.quote(password, safe="")}:
+            text = text.replace(f":{form}@", ":***@")
+    if settings.slack_webhook_url is not None:
+        text = text.replace(settings.slack_webhook_url.get_secret_value(), "***")
     return text
 
 
@@ -60,7 +65,9 @@ def run_checks() -> list[Check]:
         )
     )
     checks.append(_alert_link_check(settings))
-    return [Check(c.name, c.ok, _mask(c.detail, settings), c.fix, c.required) for c in checks]
+    return [
+        Check(c.name, c.ok, mask_secrets(c.detail, settings), c.fix, c.required) for c in checks
+    ]
 
 
 def _alert_link_check(settings: Settings) -> Check:

@@ -31,3 +31,8 @@ class NoChampionError(PulsewatchError):
 
 class LoadVerificationError(PulsewatchError):
     """A partition write did not leave the expected number of rows (the write was rolled back)."""
+
+
+class LockTimeoutError(PulsewatchError):
+    """A lock (a partition's, or DuckDB's file lock) was not granted within
+    PULSEWATCH_LOCK_TIMEOUT_SECONDS: another session or process holds it."""

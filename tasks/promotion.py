@@ -26,10 +26,14 @@ class PromotionDecision:
 
 
 def decide(
-    candidate_auc: float, champion_auc: float | None, policy: PromotionPolicy
+    candidate_auc: float,
+    champion_auc: float | None,
+    policy: PromotionPolicy,
+    no_champion: str = "no champion yet",
 ) -> PromotionDecision:
     """Promote when the AUC clears the floor and is not worse than the champion's (measured on
-    the same validation months) by more than the tolerance."""
+    the same validation months) by more than the tolerance. Without a champion AUC the floor
+    alone decides; `no_champion` says why there is none (shown in the reason)."""
     if candidate_auc < policy.auc_floor:
         reason = f"AUC {candidate_auc:.4f} is below the floor {policy.auc_floor:.4f}"
         return PromotionDecision(False, reason, candidate_auc, champion_auc)
@@ -40,7 +44,7 @@ def decide(
         )
         return PromotionDecision(False, reason, candidate_auc, champion_auc)
     if champion_auc is None:
-        reason = f"no champion yet; AUC {candidate_auc:.4f} clears the floor {policy.auc_floor:.4f}"
+        reason = f"{no_champion}; AUC {candidate_auc:.4f} clears the floor {policy.auc_floor:.4f}"
     else:
         reason = f"AUC {candidate_auc:.4f} vs champion {champion_auc:.4f} is within tolerance"
     return PromotionDecision(True, reason, candidate_auc, champion_auc)

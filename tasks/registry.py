@@ -1,16 +1,24 @@
-"""The model_registry table: which model versions exist and which one is the champion.
+"""The model_registry table: which model versions exist, which one is the champion, and which
+model may score a given date.
 
-Invariant: exactly one row has status 'champion'. A candidate is inserted with its final
-status ('champion' or 'rejected') in the same transaction that retires the previous champion,
-and only after its artifact is safely stored, so no row ever points at a missing artifact and
-a crash leaves at most an unreferenced artifact behind.
+Invariant: at most one row has status 'champion' (none only before the first training, or
+after the champion was retired by hand). A candidate is inserted with its final status
+('champion', 'challenger' or 'rejected') in the same transaction that retires the previous
+champion, and only after its artifact is safely stored, so no row ever points at a missing
+artifact and a crash leaves at most an unreferenced artifact behind.
+
+No model scores its own past: a score date D is scored only by a model whose train_end_date
+<= D (model_for_date). The champion serves every date from its cut-off on; an earlier date is
+served by the freshest model that passed the gate with a cut-off on or before it (a champion
+it replaced, or a challenger: a model trained as of a past date while a champion with a later
+cut-off existed), or refused. promoted_at / retired_at / replaced_by keep that history.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -27,6 +35,16 @@ from tasks.settings import get_settings
 from tasks.warehouse import Transaction, Warehouse, friendly_errors, open_warehouse
 
 REGISTRY_LOCK = "champion"
+REGISTRY_COLUMNS = (
+    "model_version, trained_at, train_end_date, n_train, auc, params, artifact_uri, "
+    "artifact_sha256, status, flow_run_id, promoted_at, retired_at, replaced_by"
+)
+# Columns added after the first release: migrated in place (ensure_result_tables).
+HISTORY_COLUMNS = {
+    "promoted_at": "TIMESTAMP",
+    "retired_at": "TIMESTAMP",
+    "replaced_by": "VARCHAR(64)",
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,14 @@ class RegistryEntry:
     artifact_sha256: str
     status: str
     flow_run_id: str | None
+    promoted_at: datetime | None = None
+    retired_at: datetime | None = None
+    replaced_by: str | None = None
+
+    @property
+    def role(self) -> str:
+        """How messages name it: "champion", or e.g. "challenger model"."""
+        return "champion" if self.status == "champion" else f"{self.status} model"
 
     @property
     def stored(self) -> StoredModel:
@@ -53,19 +79,60 @@ class RegistryEntry:
         values["trained_at"] = pd.Timestamp(values["trained_at"]).to_pydatetime()
         values["n_train"] = int(values["n_train"])
         values["auc"] = None if values["auc"] is None else float(values["auc"])
+        for column in ("promoted_at", "retired_at"):
+            value = values.get(column)
+            values[column] = None if value is None or pd.isna(value) else _timestamp(value)
         return cls(**values)
 
 
+def _timestamp(value: Any) -> datetime:
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def ensure_result_tables(warehouse: Warehouse) -> None:
-    """Create condition_scores and model_registry if they do not exist (idempotent)."""
+    """Create condition_scores and model_registry if they do not exist, and add the history
+    columns to a model_registry created before them (idempotent)."""
     with friendly_errors("create result tables"), warehouse.transaction() as tx:
         tx.ensure_schema()
         tx.execute_script("create_result_tables")
+    migrate_registry(warehouse)
+
+
+def migrate_registry(warehouse: Warehouse) -> list[str]:
+    """Add each missing HISTORY_COLUMNS column (probed first: Redshift has no ADD COLUMN IF NOT
+    EXISTS); returns the columns added. Two processes migrating at once: the loser's ALTER
+    fails, the column is there, and that is fine."""
+    added = []
+    for column, column_type in HISTORY_COLUMNS.items():
+        if warehouse.column_exists("model_registry", column):
+            continue
+        try:
+            with friendly_errors("migrate model_registry"), warehouse.transaction() as tx:
+                tx.execute("registry_add_column", column=column, column_type=column_type)
+                if column == "promoted_at":
+                    tx.execute("registry_backfill_promoted")
+        except Exception:
+            if not warehouse.column_exists("model_registry", column):
+                raise
+            continue
+        added.append(column)
+    return added
+
+
+def _rows(
+    source: Warehouse | Transaction, name: str, params: Mapping[str, Any] | None = None
+) -> list[RegistryEntry]:
+    rows = source.fetch(name, params, registry_columns=REGISTRY_COLUMNS)
+    return [RegistryEntry.from_row(row) for row in rows]
 
 
 def _champion(source: Warehouse | Transaction) -> RegistryEntry | None:
     """The champion's row (read on its own, or inside the caller's transaction)."""
-    rows = source.fetch("registry_champions")
+    rows = source.fetch("registry_champions", registry_columns=REGISTRY_COLUMNS)
     if len(rows) > 1:
         versions = ", ".join(sorted(r["model_version"] for r in rows))
         raise PulsewatchError(f"model_registry has {len(rows)} champions ({versions}); keep one")
@@ -77,21 +144,51 @@ def read_champion(warehouse: Warehouse) -> RegistryEntry | None:
         return _champion(warehouse)
 
 
-def training_needed(
-    champion: RegistryEntry | None, score_date: date, max_age_days: int
-) -> tuple[bool, str]:
-    """Train when there is no champion or its training cut-off is older than `max_age_days`
-    before the score date. (A champion trained after the score date, as in a backfill of
-    past dates, is used as it is.)"""
+def model_for_date(source: Warehouse | Transaction, score_date: date) -> RegistryEntry | None:
+    """The model that may score `score_date`: the champion when its cut-off is on or before
+    the date, else the freshest model that passed the gate with such a cut-off (see the module
+    docstring), else None."""
+    champion = _champion(source)
+    if champion is not None and champion.train_end_date <= score_date:
+        return champion
+    earlier = _rows(source, "registry_model_for_date", {"score_date": score_date})
+    return earlier[0] if earlier else None
+
+
+def read_model_for_date(warehouse: Warehouse, score_date: date) -> RegistryEntry | None:
+    with friendly_errors("read model_registry"):
+        return model_for_date(warehouse, score_date)
+
+
+def no_model_message(champion: RegistryEntry | None, score_date: date) -> str:
+    """One line: why no model may score `score_date`, and how to get one."""
     if champion is None:
-        return True, "no champion model yet"
-    age = score_date - champion.train_end_date
-    if age > timedelta(days=max_age_days):
         return (
-            True,
-            f"champion {champion.model_version} is {age.days} days old (max {max_age_days})",
+            "no champion model in model_registry: run `pulsewatch train` "
+            "(or `pulsewatch run`) first"
         )
-    return False, f"champion {champion.model_version} is fresh ({max(age.days, 0)} days old)"
+    return (
+        f"no model may score {score_date}: the champion {champion.model_version} learned from "
+        f"data up to {champion.train_end_date} and no model trained as of {score_date} or "
+        f"earlier is registered; train one with `pulsewatch train --date {score_date}` (or "
+        f"`pulsewatch run --date {score_date}` / `pulsewatch backfill`, which train as of the "
+        "date when needed)"
+    )
+
+
+def training_needed(
+    model: RegistryEntry | None, score_date: date, max_age_days: int
+) -> tuple[bool, str]:
+    """Train (as of the score date) when no model may score it (model_for_date: none, e.g. no
+    champion yet, or only models that learned from later data) or that model's cut-off is
+    older than `max_age_days` before the score date."""
+    if model is None:
+        return True, f"no model may score {score_date} yet (none trained as of it or earlier)"
+    age = score_date - model.train_end_date
+    name = f"{model.role} {model.model_version}"
+    if age > timedelta(days=max_age_days):
+        return True, f"{name} is {age.days} days old (max {max_age_days})"
+    return False, f"{name} is fresh ({age.days} days old)"
 
 
 def record_model(
@@ -102,10 +199,14 @@ def record_model(
     expected_champion: str | None,
     flow_run_id: str | None,
 ) -> RegistryEntry:
-    """Insert the candidate with its final status; retire the old champion if promoted."""
+    """Insert the candidate with its final status; retire the old champion if promoted. A
+    candidate that passed the gate but learned from less than the champion (an earlier
+    cut-off: trained as of a past date) becomes a challenger: it may score dates from its
+    cut-off on that the champion may not, and never replaces the champion."""
+    now = _now()
     entry = RegistryEntry(
         model_version=stored.version,
-        trained_at=datetime.now(UTC).replace(tzinfo=None),
+        trained_at=now,
         train_end_date=date.fromisoformat(model.metrics["train_end_date"]),
         n_train=int(model.metrics["n_train"]),
         auc=float(decision.candidate_auc),
@@ -124,10 +225,81 @@ def record_model(
                 f"the champion changed to {current_version} while {stored.version} was being "
                 "trained; run training again"
             )
+        status = decision.status
         if decision.promote and current is not None:
-            tx.execute("registry_retire_champion")
+            if current.train_end_date > entry.train_end_date:
+                status = "challenger"
+            else:
+                tx.execute(
+                    "registry_retire_champion",
+                    {"retired_at": now, "replaced_by": entry.model_version},
+                )
+        entry = replace(entry, status=status, promoted_at=now if status == "champion" else None)
         tx.execute("registry_insert", entry.__dict__)
     return entry
+
+
+def list_models(warehouse: Warehouse) -> list[RegistryEntry]:
+    with friendly_errors("read model_registry"):
+        return _rows(warehouse, "registry_list")
+
+
+def _get(tx: Transaction, version: str) -> RegistryEntry:
+    rows = _rows(tx, "registry_get", {"model_version": version})
+    if not rows:
+        raise PulsewatchError(
+            f"model {version} is not in model_registry (see `pulsewatch models list`)"
+        )
+    return rows[0]
+
+
+def promote_model(
+    warehouse: Warehouse, version: str, check_artifact: Callable[[RegistryEntry], None]
+) -> tuple[RegistryEntry, RegistryEntry | None]:
+    """Make `version` the champion and retire the current one, in one transaction under the
+    registry's lock; `check_artifact` (load and verify it) runs first, so a champion whose
+    artifact is damaged or missing is never made. Returns (new, previous champion)."""
+    with friendly_errors("write model_registry"), warehouse.transaction() as tx:
+        tx.lock_partition("model_registry", REGISTRY_LOCK)
+        target, current = _get(tx, version), _champion(tx)
+        if current is not None and current.model_version == version:
+            raise PulsewatchError(f"model {version} is already the champion")
+        check_artifact(target)
+        now = _now()
+        if current is not None:
+            tx.execute("registry_retire_champion", {"retired_at": now, "replaced_by": version})
+        promoted = replace(
+            target, status="champion", promoted_at=now, retired_at=None, replaced_by=None
+        )
+        _set_status(tx, promoted)
+    return promoted, current
+
+
+def retire_model(warehouse: Warehouse, version: str) -> RegistryEntry:
+    """Retire `version` by hand, in one transaction under the registry's lock. A model retired
+    by hand scores no date again (past dates included). Retiring the champion leaves none:
+    the next `pulsewatch run` trains one (or `pulsewatch models promote` another)."""
+    with friendly_errors("write model_registry"), warehouse.transaction() as tx:
+        tx.lock_partition("model_registry", REGISTRY_LOCK)
+        target = _get(tx, version)
+        if target.status in ("retired", "rejected") and target.replaced_by is None:
+            raise PulsewatchError(f"model {version} is already {target.status}")
+        retired = replace(target, status="retired", retired_at=_now(), replaced_by=None)
+        _set_status(tx, retired)
+    return retired
+
+
+def _set_status(tx: Transaction, entry: RegistryEntry) -> None:
+    tx.execute(
+        "registry_set_status",
+        {
+            "model_version": entry.model_version,
+            "status": entry.status,
+            "promoted_at": entry.promoted_at,
+            "retired_at": entry.retired_at,
+            "replaced_by": entry.replaced_by,
+        },
+    )
 
 
 @task(name="ensure-result-tables", **IO_RETRIES)
@@ -142,47 +314,85 @@ def read_champion_task() -> RegistryEntry | None:
         return read_champion(warehouse)
 
 
+@task(name="model-for-date", cache_policy=NONE, **IO_RETRIES)
+def model_for_date_task(score_date: date) -> tuple[RegistryEntry | None, str]:
+    """The model that may score `score_date`, or (None, why no model may)."""
+    with open_warehouse(get_settings()) as warehouse, friendly_errors("read model_registry"):
+        model = model_for_date(warehouse, score_date)
+        champion = _champion(warehouse) if model is None else None
+    if model is not None:
+        return model, ""
+    if champion is None:
+        return None, "no champion yet"
+    return None, (
+        f"no model trained as of {score_date} or earlier (the champion "
+        f"{champion.model_version} learned from data up to {champion.train_end_date})"
+    )
+
+
 @task(name="promote-or-reject", cache_policy=NONE, **IO_RETRIES)
 def promote_or_reject_task(
     stored: StoredModel,
     model: PulseModel,
     champion: RegistryEntry | None,
-    champion_auc: float | None,
+    incumbent_auc: float | None,
     policy: PromotionPolicy,
+    no_incumbent: str = "no champion yet",
 ) -> tuple[RegistryEntry, PromotionDecision]:
-    """Apply the promotion gate and record the candidate with its final status."""
+    """Apply the promotion gate (against the incumbent's AUC on the same validation months,
+    or the floor alone when there is none: `no_incumbent` says why) and record the candidate
+    with its final status. `champion` is the champion the run started with."""
     from prefect.runtime import flow_run
 
-    decision = decide(model.metrics["auc"], champion_auc, policy)
+    decision = decide(model.metrics["auc"], incumbent_auc, policy, no_incumbent)
     expected_champion = champion.model_version if champion else None
     with open_warehouse(get_settings()) as warehouse:
         entry = record_model(warehouse, stored, model, decision, expected_champion, flow_run.id)
     logger = get_run_logger()
-    if decision.promote:
+    if entry.status == "champion":
         logger.info("Model %s is the new champion: %s", entry.model_version, decision.reason)
+    elif entry.status == "challenger":
+        logger.info(
+            "Model %s is a challenger: it may score dates from %s on; the champion %s, which "
+            "learned from later data, stays champion (%s)",
+            entry.model_version,
+            entry.train_end_date,
+            expected_champion,
+            decision.reason,
+        )
     else:
         logger.warning("Model %s rejected: %s", entry.model_version, decision.reason)
     return entry, decision
 
 
-@task(name="check-champion-freshness", cache_policy=NONE, **IO_RETRIES)
+@task(name="check-model-freshness", cache_policy=NONE, **IO_RETRIES)
 def training_needed_task(score_date: date, max_model_age_days: int, force: bool) -> bool:
+    """Whether the nightly run trains (as of its score date) before it scores."""
     with open_warehouse(get_settings()) as warehouse:
-        champion = read_champion(warehouse)
-    needed, reason = training_needed(champion, score_date, max_model_age_days)
+        model = read_model_for_date(warehouse, score_date)
+    needed, reason = training_needed(model, score_date, max_model_age_days)
     if force:
         needed, reason = True, "training forced by parameter"
     get_run_logger().info("%s: %s", "Training" if needed else "Skipping training", reason)
     return needed
 
 
-@task(name="require-champion", cache_policy=NONE, **IO_RETRIES)
-def require_champion_task() -> RegistryEntry:
-    with open_warehouse(get_settings()) as warehouse:
-        champion = read_champion(warehouse)
-    if champion is None:
-        raise NoChampionError(
-            "no champion model in model_registry: run `pulsewatch train` "
-            "(or `pulsewatch run`) first"
+@task(name="model-for-scoring", cache_policy=NONE, **IO_RETRIES)
+def require_model_for_date_task(score_date: date) -> RegistryEntry:
+    """The model that scores `score_date`; a one-line refusal when no model may (no model
+    scores its own past)."""
+    with open_warehouse(get_settings()) as warehouse, friendly_errors("read model_registry"):
+        model = model_for_date(warehouse, score_date)
+        champion = _champion(warehouse) if model is None else None
+    if model is None:
+        raise NoChampionError(no_model_message(champion, score_date))
+    if model.status != "champion":
+        get_run_logger().info(
+            "Scoring %s with %s model %s (cut-off %s): the champion learned from data after "
+            "that date",
+            score_date,
+            model.status,
+            model.model_version,
+            model.train_end_date,
         )
-    return champion
+    return model

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
-from tasks.retries import IO_RETRIES
+from tasks.retries import IO_RETRIES, is_transient
 from tasks.scoring import ScoreFile
 from tasks.settings import get_settings
 from tasks.warehouse import Warehouse, friendly_errors, open_warehouse
@@ -43,10 +43,25 @@ def scored_dates(warehouse: Warehouse, start: date, end: date) -> set[date]:
     return {pd.Timestamp(value).date() for value in frame["score_date"]}
 
 
+def _last_attempt(error: BaseException) -> bool:
+    """Whether this failure ends the task (not retried), so its score file can go."""
+    from prefect.runtime import task_run
+
+    return not is_transient(error) or task_run.run_count > int(IO_RETRIES["retries"])
+
+
 @task(name="load-scores", cache_policy=NONE, **IO_RETRIES)
 def load_scores_task(scores: ScoreFile) -> int:
-    with open_warehouse(get_settings()) as warehouse:
-        written = load_scores(warehouse, scores)
+    """Load the score file, then remove it; it is also removed when the load fails for good
+    (a retry needs it), so no employee scores stay in the work dir."""
+    try:
+        with open_warehouse(get_settings()) as warehouse:
+            warehouse.on_lock_wait = get_run_logger().warning
+            written = load_scores(warehouse, scores)
+    except BaseException as error:
+        if not isinstance(error, Exception) or _last_attempt(error):
+            Path(scores.path).unlink(missing_ok=True)
+        raise
     Path(scores.path).unlink(missing_ok=True)
     get_run_logger().info("Loaded %d rows into condition_scores for %s", written, scores.score_date)
     return written

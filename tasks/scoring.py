@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks import work_dir
 from tasks.drift import DriftCounter
 from tasks.errors import PulsewatchError
 from tasks.model import PulseModel
@@ -91,15 +92,20 @@ def score_to_file(
     path: Path,
     num_threads: int | None = None,
 ) -> ScoreFile:
-    """Predict each frame and append it to a Parquet file; return where and aggregates."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Predict each frame and append it to a Parquet file; return where and aggregates. The
+    file is private (0600) and removed if anything fails; a full disk is one line."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     scored_at = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     stats = ScoreStats()
     # Drift is counted here, from the chunks scoring streams anyway, rather than binned in SQL
     # by a second pass over the population: numpy bin counts cost milliseconds per chunk, and
     # the bins come with the model in memory (tasks/drift.py).
     drift = DriftCounter.for_metrics(model.metrics)
-    with pq.ParquetWriter(path, SCORES_SCHEMA) as writer:
+    with (
+        work_dir.removed_on_failure(path),
+        work_dir.create_private(path) as handle,
+        pq.ParquetWriter(handle, SCORES_SCHEMA) as writer,
+    ):
         for frame in frames:
             risk = model.predict(frame, num_threads)
             stats.add(risk)

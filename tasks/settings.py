@@ -41,11 +41,21 @@ class Settings(BaseSettings):
     # "show": contract errors name an example employee_id (a laptop); by default they name
     # the table, column, count and month, and the keys stay in the warehouse (source_issues)
     error_keys: Literal["hide", "show"] = "hide"
+    # How long a write waits for its partition's lock (or DuckDB's file lock) before giving up.
+    lock_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
 
     @field_validator("warehouse_url")
     @classmethod
     def _known_scheme(cls, value: SecretStr) -> SecretStr:
-        warehouse_kind(value.get_secret_value())
+        url = value.get_secret_value()
+        warehouse_kind(url)
+        if raw_at_in_credentials(url):
+            # SQLAlchemy would end the password at the first '@' and read the rest of it as
+            # the host name, which then appears in every connection error: say so, show nothing.
+            raise ValueError(
+                "the user or password contains a raw '@': percent-encode it as %40 "
+                "(the URL is not shown)"
+            )
         return value
 
     @field_validator("warehouse_schema")
@@ -63,6 +73,16 @@ class Settings(BaseSettings):
     @property
     def warehouse_kind(self) -> str:
         return warehouse_kind(self.warehouse_url.get_secret_value())
+
+
+def raw_at_in_credentials(url: str) -> bool:
+    """Whether an '@' of the user or password was left unencoded: the host part (between the
+    first '@' and the path) holds another one."""
+    rest = url.split("://", 1)[-1].split("?", 1)[0]
+    if "@" not in rest:
+        return False
+    host = rest.split("@", 1)[1].split("/", 1)[0]
+    return "@" in host
 
 
 def _env_name(loc: tuple) -> str:

@@ -42,6 +42,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from tasks import work_dir as work
 from tasks.contract import (
     CATEGORICAL_FEATURES,
     FEATURE_COLUMNS,
@@ -110,7 +111,7 @@ class TrainingData:
     The directory is removed by close() (or when the object is garbage collected)."""
 
     def __init__(self, work_dir: str | Path) -> None:
-        Path(work_dir).mkdir(parents=True, exist_ok=True)
+        work.prepare(work_dir)  # 0700 when created; stale spills of killed runs cleared
         self._directory = tempfile.TemporaryDirectory(prefix="training-", dir=work_dir)
         self.path = Path(self._directory.name)
         self.chunks: list[Chunk] = []
@@ -139,8 +140,10 @@ class TrainingData:
             if not data.chunks:
                 raise DataContractError(empty)
             data.check_unique_keys()
-        except BaseException:
+        except BaseException as error:
             data.close()
+            if work.is_disk_full(error):
+                raise work.WorkDirFullError(work.full_message(Path(work_dir))) from None
             raise
         return data
 

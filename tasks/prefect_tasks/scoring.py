@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
-from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
+from tasks import work_dir
 from tasks.feature_store import stream_scoring_frames
 from tasks.model import PulseModel
 from tasks.registry import RegistryEntry
@@ -30,7 +31,8 @@ def score_population_task(
     from prefect.runtime import flow_run
 
     run_id = flow_run.id
-    path = Path(get_settings().work_dir) / f"scores-{score_date}-{run_id or 'local'}.parquet"
+    folder = work_dir.prepare(get_settings().work_dir)  # also clears stale work files
+    path = folder / f"scores-{score_date}-{run_id or 'local'}-{secrets.token_hex(3)}.parquet"
     with open_warehouse(get_settings()) as warehouse:
         frames = stream_scoring_frames(warehouse, score_date, chunk_rows)
         result = score_to_file(

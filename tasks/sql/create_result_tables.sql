@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS {model_registry} (
     artifact_sha256 VARCHAR(64) NOT NULL,
     status VARCHAR(16) NOT NULL,
     flow_run_id VARCHAR(64),
+    promoted_at TIMESTAMP,
+    retired_at TIMESTAMP,
+    replaced_by VARCHAR(64),
     PRIMARY KEY (model_version)
 );
 

@@ -21,8 +21,10 @@ slow on Redshift, so table presence is probed with a zero-row SELECT instead.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from importlib import resources
@@ -33,7 +35,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from tasks.errors import LoadVerificationError, WarehouseError
+from tasks.errors import LoadVerificationError, LockTimeoutError, WarehouseError
 from tasks.warehouse.errors import is_permission_error
 from tasks.warehouse.names import validate_identifier
 
@@ -50,6 +52,15 @@ TABLES = (
     "source_issues",
 )
 SOURCE_TABLES = ("employees", "survey_responses")
+# How lock messages name a table's partition ("waiting for the lock on score_date 2026-11-21").
+PARTITION_COLUMNS = {
+    "condition_scores": "score_date",
+    "employee_features": "feature_month",
+    "feature_snapshots": "feature_month",
+}
+DEFAULT_LOCK_TIMEOUT_SECONDS = 300.0
+LOCK_NOTICE_AFTER_SECONDS = 1.0  # a lock not granted by then is worth a log line
+_log = logging.getLogger("pulsewatch.warehouse")
 RESULT_TABLES = ("condition_scores", "model_registry")
 Batch: TypeAlias = pd.DataFrame | pa.Table | pa.RecordBatch
 
@@ -176,6 +187,31 @@ def _binds(clause: sa.TextClause, params: Mapping[str, Any] | None) -> dict[str,
     return {k: v for k, v in (params or {}).items() if k in clause._bindparams}
 
 
+@contextmanager
+def lock_wait_notice(warehouse: Warehouse, what: str) -> Iterator[None]:
+    """Say "waiting for the lock on <what>" (through warehouse.on_lock_wait) when the block
+    has not finished after LOCK_NOTICE_AFTER_SECONDS: the lock statement blocks in the driver,
+    so a timer thread says it."""
+    message = (
+        f"waiting for the lock on {what} (held by another session; giving up after "
+        f"{warehouse.lock_timeout:g} s, PULSEWATCH_LOCK_TIMEOUT_SECONDS)"
+    )
+    timer = threading.Timer(LOCK_NOTICE_AFTER_SECONDS, warehouse.on_lock_wait, [message])
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def lock_timeout_error(warehouse: Warehouse, what: str) -> LockTimeoutError:
+    return LockTimeoutError(
+        f"gave up waiting for the lock on {what} after {warehouse.lock_timeout:g} s: another "
+        "session holds it (a concurrent run?); PULSEWATCH_LOCK_TIMEOUT_SECONDS sets the wait"
+    )
+
+
 class Transaction:
     """One open warehouse transaction, as steps see it: named statements (tasks/sql/), partition
     locks and bulk inserts, all committed together when the `with` block ends (rolled back if it
@@ -262,6 +298,10 @@ class Warehouse:
 
     def __init__(self, url: str, schema: str | None = None) -> None:
         self.schema = validate_identifier(schema, "schema") if schema else None
+        # How long a lock may be waited for (open_warehouse sets PULSEWATCH_LOCK_TIMEOUT_SECONDS),
+        # and who hears "waiting for the lock on …" (a task sets its run logger's warning).
+        self.lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+        self.on_lock_wait: Callable[[str], None] = _log.warning
         self.engine = self._create_engine(url)
 
     @classmethod
@@ -328,6 +368,10 @@ class Warehouse:
         url = self.engine.url
         return f"{url.host}/{url.database}"
 
+    def lock_label(self, table: str, key: object) -> str:
+        """How messages name a lock: "score_date 2026-11-21", "model_registry champion"."""
+        return f"{PARTITION_COLUMNS.get(table, table)} {key}"
+
     def lock_key(self, table: str, key: object) -> str:
         """Name of a partition's advisory lock. Advisory locks are per database, so the schema
         is part of the name: writers of the same date in two schemas do not wait for each other."""
@@ -360,9 +404,17 @@ class Warehouse:
     def table_exists(self, table: str) -> bool:
         """Probe with a zero-row SELECT (no catalog reflection). A failure to connect is raised
         as it is (its text may also say "does not exist": a role or a database)."""
+        return self._probe(f"SELECT 1 FROM {self.qualified(table)} WHERE 1 = 0")
+
+    def column_exists(self, table: str, column: str) -> bool:
+        """Whether `table` has `column` (a zero-row SELECT of it, on a connection of its own:
+        a failed statement would abort the caller's PostgreSQL transaction)."""
+        return self._probe(f"SELECT {self.quote(column)} FROM {self.qualified(table)} WHERE 1 = 0")
+
+    def _probe(self, sql: str) -> bool:
         with self.engine.connect() as conn:
             try:
-                conn.execute(sa.text(f"SELECT 1 FROM {self.qualified(table)} WHERE 1 = 0"))
+                conn.execute(sa.text(sql))
                 return True
             except (sa_exc.ProgrammingError, sa_exc.DatabaseError) as error:
                 if isinstance(error, sa_exc.ProgrammingError) or MISSING.search(first_line(error)):

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from tasks.warehouse.core import Warehouse, driver_connection, positional
+from tasks.warehouse.core import (
+    Warehouse,
+    driver_connection,
+    lock_timeout_error,
+    lock_wait_notice,
+    positional,
+)
+
+FILE_LOCK_POLL_SECONDS = 0.5
 
 
 class DuckDBWarehouse(Warehouse):
@@ -22,7 +32,29 @@ class DuckDBWarehouse(Warehouse):
         database = sa.make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        return sa.create_engine(url)
+        engine = sa.create_engine(url)
+
+        @sa.event.listens_for(engine, "do_connect")
+        def _wait_for_the_file(dialect, conn_rec, cargs, cparams):
+            return self._connect_waiting(lambda: dialect.connect(*cargs, **cparams))
+
+        return engine
+
+    def _connect_waiting(self, connect: Callable[[], Any]) -> Any:
+        """DuckDB lets one process open a file for writing and refuses the others at once
+        ("Could not set lock on file"): wait for it, polling, at most `lock_timeout`."""
+        what = f"the DuckDB file {self._location()}"
+        deadline = time.monotonic() + self.lock_timeout
+        with lock_wait_notice(self, what):
+            while True:
+                try:
+                    return connect()
+                except Exception as error:
+                    if "could not set lock" not in str(error).lower():
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise lock_timeout_error(self, what) from None
+                    time.sleep(FILE_LOCK_POLL_SECONDS)
 
     def _location(self) -> str:
         return str(self.engine.url.database)
@@ -62,7 +94,10 @@ class DuckDBWarehouse(Warehouse):
                 f"INSERT INTO {self.qualified(table)} ({columns}) SELECT {columns} FROM {view}"
             )
         finally:
-            raw.unregister(view)
+            # After a failed INSERT the transaction is aborted and unregister fails as well;
+            # that error would hide the INSERT's (the connection is discarded anyway).
+            with contextlib.suppress(Exception):
+                raw.unregister(view)
 
 
 def show_read_only(path: str, sql: str, wait_seconds: float = 120.0) -> str:

@@ -51,7 +51,10 @@ _TRANSIENT_SQLSTATES = (
 _REDSHIFT_SERIALIZATION = re.compile(r"\b1023\b.*serializable isolation violation", re.DOTALL)
 
 
-def _sqlstate(error: BaseException) -> str:
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired (PostgreSQL)
+
+
+def sqlstate(error: BaseException) -> str:
     """The SQLSTATE a driver error carries (ADBC: sqlstate, psycopg2: pgcode), or ''."""
     for candidate in (error, getattr(error, "orig", None)):
         code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
@@ -64,7 +67,7 @@ def is_serialization_conflict(error: BaseException) -> bool:
     """Redshift's serializable isolation violation: SQLSTATE XX000 (internal error, which
     psycopg2 raises as InternalError) with "1023 … Serializable isolation violation" in the
     text -- not PostgreSQL's 40001. AWS's advice is to retry the cancelled transaction."""
-    code = _sqlstate(error)
+    code = sqlstate(error)
     text = str(getattr(error, "orig", None) or error).lower()
     return code in ("XX000", "") and _REDSHIFT_SERIALIZATION.search(text) is not None
 
@@ -73,7 +76,7 @@ def is_transient_db_error(error: BaseException) -> bool | None:
     """True: a database error a retry may cure (a lost connection, a lock, throttling, a
     serialization conflict); False: one it will not (bad SQL, bad data, wrong credentials or
     names); None: nothing here says (the caller goes on with its other checks)."""
-    if _sqlstate(error) in _TRANSIENT_SQLSTATES or is_serialization_conflict(error):
+    if sqlstate(error) in _TRANSIENT_SQLSTATES or is_serialization_conflict(error):
         return True
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return True
@@ -98,6 +101,6 @@ _PERMISSION_TEXT = re.compile(
 
 def is_permission_error(error: BaseException) -> bool:
     """A statement refused for want of a privilege (not a lost connection, not bad SQL)."""
-    if _sqlstate(error) == "42501":
+    if sqlstate(error) == "42501":
         return True
     return _PERMISSION_TEXT.search(str(getattr(error, "orig", None) or error)) is not None

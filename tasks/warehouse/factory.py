@@ -33,6 +33,8 @@ class WarehouseSettings(Protocol):
     def s3_staging(self) -> str | None: ...
     @property
     def redshift_iam_role(self) -> str | None: ...
+    @property
+    def lock_timeout_seconds(self) -> float: ...
 
 
 def warehouse_for_url(
@@ -54,9 +56,11 @@ def open_warehouse(settings: WarehouseSettings) -> Warehouse:
         url = url_from_block(settings.warehouse_block)
     else:
         url = settings.warehouse_url.get_secret_value()
-    return warehouse_for_url(
+    warehouse = warehouse_for_url(
         url,
         settings.warehouse_schema,
         s3_staging=settings.s3_staging,
         iam_role=settings.redshift_iam_role,
     )
+    warehouse.lock_timeout = settings.lock_timeout_seconds
+    return warehouse

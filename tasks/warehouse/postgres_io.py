@@ -12,7 +12,7 @@ import contextlib
 import io
 import itertools
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -29,8 +29,11 @@ from tasks.warehouse.core import (
     as_arrow,
     driver_connection,
     literal_sql,
+    lock_timeout_error,
+    lock_wait_notice,
     positional,
 )
+from tasks.warehouse.errors import LOCK_NOT_AVAILABLE, sqlstate
 
 BATCH_HINT_BYTES = 8 * 1024 * 1024  # ADBC result batches of about 8 MiB
 # Reads that may run as a parallel plan (sql/postgres_parallel_read.sql): the scoring frame, a
@@ -126,7 +129,10 @@ class AdbcPartitionWrite(PartitionWrite):
         self.cursor.execute(*positional(sql, {"value": self.value}, NUMERIC_DOLLAR))
 
     def lock(self) -> None:
-        self.cursor.execute(*self.warehouse.lock_statement(self.table, self.value, NUMERIC_DOLLAR))
+        def run(sql: str, params: dict[str, Any]) -> None:
+            self.cursor.execute(*positional(sql, params, NUMERIC_DOLLAR))
+
+        self.warehouse.acquire(run, self.table, self.value)
 
     def delete(self) -> None:
         self._run("partition_delete")
@@ -147,13 +153,20 @@ class AdbcPartitionWrite(PartitionWrite):
 class PostgresWarehouse(Warehouse):
     kind: ClassVar[str] = "postgresql"
 
-    def lock_statement(
-        self, table: str, key: object, dialect: sa.Dialect | None = None
-    ) -> tuple[str, Any]:
-        """The advisory lock of a partition (sql/postgres_partition_lock.sql) and its bound
-        values: `:key` binds for SQLAlchemy, or positional for `dialect` (ADBC's `$1`)."""
-        sql, params = self.sql("postgres_partition_lock"), {"key": self.lock_key(table, key)}
-        return positional(sql, params, dialect) if dialect is not None else (sql, params)
+    def acquire(self, run: Callable[[str, dict[str, Any]], Any], table: str, key: object) -> None:
+        """The advisory lock of a partition (sql/postgres_partition_lock.sql), waited for at
+        most `lock_timeout` (sql/postgres_lock_timeout.sql: the server cancels the wait, so no
+        backend keeps waiting after we gave up). `run(sql, params)` executes on the caller's
+        transaction: SQLAlchemy's or ADBC's."""
+        what = self.lock_label(table, key)
+        run(self.sql("postgres_lock_timeout"), {"timeout": f"{int(self.lock_timeout * 1000)}ms"})
+        with lock_wait_notice(self, what):
+            try:
+                run(self.sql("postgres_partition_lock"), {"key": self.lock_key(table, key)})
+            except Exception as error:
+                if sqlstate(error) == LOCK_NOT_AVAILABLE:
+                    raise lock_timeout_error(self, what) from None
+                raise
 
     def hex_to_bigint(self, hex_digits: str) -> str:
         """PostgreSQL reads 'x…' as a bit string; BIT(32) casts to a non-negative BIGINT
@@ -161,8 +174,7 @@ class PostgresWarehouse(Warehouse):
         return f"CAST(CAST('x' || {hex_digits} AS BIT(32)) AS BIGINT)"
 
     def _lock(self, conn: sa.Connection, table: str, key: object) -> None:
-        sql, params = self.lock_statement(table, key)
-        conn.execute(sa.text(sql), params)
+        self.acquire(lambda sql, params: conn.execute(sa.text(sql), params), table, key)
 
     def _stream(self, name: str, sql: str, params: dict, chunk_rows: int) -> Iterator[pd.DataFrame]:
         query = literal_sql(sql, params, self.engine.dialect)

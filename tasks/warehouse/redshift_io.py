@@ -33,7 +33,15 @@ import sqlalchemy as sa
 
 from tasks import s3
 from tasks.errors import ConfigError
-from tasks.warehouse.core import Batch, Transaction, Warehouse, as_arrow, literal_sql
+from tasks.warehouse.core import (
+    Batch,
+    Transaction,
+    Warehouse,
+    as_arrow,
+    literal_sql,
+    lock_timeout_error,
+    lock_wait_notice,
+)
 
 IAM_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 PROVISIONED_HOST = re.compile(
@@ -245,8 +253,21 @@ class RedshiftWarehouse(Warehouse):
         return f"STRTOL({hex_digits}, 16)"
 
     def _lock(self, conn: sa.Connection, table: str, key: object) -> None:
-        """Redshift has no advisory locks: the table's own lock, until the transaction ends."""
-        conn.execute(sa.text(f"LOCK {self.qualified(table)}"))
+        """Redshift has no advisory locks: the table's own lock, until the transaction ends.
+        LOCK waits without bound, so the wait is bounded by a statement timeout (Redshift has
+        no lock_timeout), reset to the session's default once the lock is held (a timed-out
+        LOCK aborts the transaction, whose rollback undoes the SET)."""
+        what = self.lock_label(table, key)
+        timeout = int(self.lock_timeout * 1000)
+        conn.execute(sa.text(f"SET statement_timeout TO {timeout}"))
+        with lock_wait_notice(self, what):
+            try:
+                conn.execute(sa.text(f"LOCK {self.qualified(table)}"))
+            except sa.exc.DBAPIError as error:
+                if "statement timeout" in str(error.orig).lower():
+                    raise lock_timeout_error(self, what) from None
+                raise
+        conn.execute(sa.text("SET statement_timeout TO DEFAULT"))
 
     def _require_staging(self) -> s3.S3Location:
         if self.staging is None or not self.iam_role:

@@ -142,11 +142,10 @@ def test_planted_secrets_never_appear_in_anything_emitted(pg, prefect_api, tmp_p
         runs["doctor unreachable"].stdout
     )
     failed = runs["run bad role"]
-    assert failed.returncode == 1
-    assert (
-        failed.stderr.strip().splitlines()[-1].startswith("pulsewatch: unexpected OperationalError")
-    )
-    assert 'role "pw_no_such_role" does not exist' in failed.stderr
+    assert failed.returncode == 2  # refused before any flow run starts (tasks/preflight.py)
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("pulsewatch: PULSEWATCH_WAREHOUSE_URL: cannot connect to postgresql:")
+    assert 'role "pw_no_such_role" does not exist' in last
     assert failed.stderr.count("Retrying") == 0  # a credentials error is not retried
     assert runs["run"].returncode == 0, runs["run"].stderr[-2000:]
     day = date.fromisoformat(DAY)

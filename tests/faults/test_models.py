@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -202,3 +203,113 @@ def test_candidate_trained_on_shuffled_labels_is_rejected(demo_duck, prefect_api
     table = str(comparison[0].data)
     assert candidate.model_version in table and "rejected" in table
     assert f"{candidate.champion_auc:.4f}" in table
+
+
+PAST = date(2026, 6, 15)  # feature month 2026-05, whose labels (2026-06) the champion learned
+
+
+def _realized_auc(warehouse, day: date) -> tuple[float, int]:
+    """AUC of the scores stored for `day` against what happened (the label rule of
+    training_frame.sql for the date's feature month), and how many scored employees it covers."""
+    from sklearn.metrics import roc_auc_score
+
+    from tasks.dates import TrainingWindow, feature_month_for
+    from tasks.features import extract_training_frame
+
+    month = feature_month_for(day)
+    window = TrainingWindow.ending(add_months(month, 2), 2)  # labelled months ending at `month`
+    frame = extract_training_frame(warehouse, window)
+    frame = frame[pd.to_datetime(frame["feature_month"]).dt.date == month]
+    labels = dict(zip(frame["employee_id"].astype(int), frame["label"].astype(int), strict=True))
+    risk = risk_by_employee(warehouse, day)
+    both = sorted(set(labels) & set(risk))
+    auc = roc_auc_score([labels[e] for e in both], [risk[e] for e in both])
+    return float(auc), len(both)
+
+
+@pytest.mark.flow
+def test_past_date_is_never_scored_by_a_model_trained_on_its_future(demo_duck, prefect_api):
+    """A champion whose cut-off is after the score date learned that date's outcomes: it is
+    refused there; the nightly run trains as of the date instead (a challenger), whose realized
+    AUC on that date is in line with its out-of-sample validation AUC."""
+    from tasks.errors import NoChampionError
+    from tasks.feature_store import stream_scoring_frames
+    from tasks.model_store import load_model, model_store
+    from tasks.registry import read_champion
+    from tasks.settings import get_settings
+
+    champion = train_model(train_end_date=DAY)
+    with pytest.raises(NoChampionError) as refused:
+        score_population(score_date=PAST)
+    assert str(refused.value).startswith(
+        f"no model may score {PAST}: the champion {champion.model_version} learned from data up "
+        f"to {DAY} and no model trained as of {PAST} or earlier is registered; train one with "
+        f"`pulsewatch train --date {PAST}`"
+    )
+    assert score_rows(demo_duck, PAST) == (0, 0)
+
+    report = nightly_pipeline(score_date=PAST)  # what `pulsewatch run/backfill` does for it
+    assert report.training is not None and report.training.status == "challenger"
+    as_of = report.training.model_version
+    assert report.scoring.model_version == as_of
+    assert registry(demo_duck) == {champion.model_version: "champion", as_of: "challenger"}
+    active = active_employees(demo_duck, PAST)
+    assert score_rows(demo_duck, PAST) == (active, active)
+    realized, n = _realized_auc(demo_duck, PAST)
+    assert n > 400
+
+    # What the future champion would have scored (the old behaviour): visibly inflated.
+    entry = read_champion(demo_duck)
+    future = load_model(model_store(get_settings()), entry.stored)
+    frames = list(stream_scoring_frames(demo_duck, PAST, 100_000))
+    ids = np.concatenate([f["employee_id"].to_numpy() for f in frames])
+    risk = np.concatenate([future.predict(f) for f in frames])
+    with demo_duck.engine.begin() as conn:
+        for employee, value in zip(ids.tolist(), risk.tolist(), strict=True):
+            conn.execute(
+                sa.text(
+                    "UPDATE condition_scores SET risk_score = :r "
+                    "WHERE score_date = :d AND employee_id = :e"
+                ),
+                {"r": value, "d": PAST, "e": employee},
+            )
+    inflated, _ = _realized_auc(demo_duck, PAST)
+    print(
+        f"realized AUC on {PAST}: as-of model {realized:.3f} (validation "
+        f"{report.training.auc:.3f}), future champion {inflated:.3f}"
+    )
+    assert abs(realized - report.training.auc) < 0.06  # in line with out-of-sample
+    assert inflated > realized + 0.04  # the champion knew the answers
+
+
+@pytest.mark.flow
+@pytest.mark.parametrize("damage", ["one byte appended", "deleted"])
+def test_damaged_champion_does_not_block_retraining(demo_duck, prefect_api, tmp_path, damage):
+    """Training with an unusable champion gates the candidate on the floor alone, says why in a
+    warning, and the promoted candidate replaces the damaged champion."""
+    old = train_model(train_end_date=DAY).model_version
+    artifact = tmp_path / "models" / old / "model.json"
+    if damage == "deleted":
+        artifact.unlink()
+        why = rf"the champion {old} is unusable \(model artifact .*{old}/model\.json is missing\)"
+    else:
+        artifact.write_bytes(artifact.read_bytes() + b"x")
+        why = rf"the champion {old} is unusable \(model {old}: checksum mismatch for .*\)"
+    state = train_model(train_end_date=DAY, return_state=True)
+    report = state.result()
+    assert report.status == "champion"
+    assert re.fullmatch(why + r"; AUC 0\.\d{4} clears the floor 0\.7000", report.reason)
+    assert registry(demo_duck) == {old: "retired", report.model_version: "champion"}
+    assert score_population(score_date=NEXT_DAY).model_version == report.model_version
+    warnings: list[str] = []
+    for _ in range(50):  # logs reach the API in background batches
+        logs, _ = asyncio.run(_logs_and_artifacts(state.state_details.flow_run_id))
+        warnings = [log.message for log in logs if log.level >= 30]
+        if any(
+            re.fullmatch(why + ": the candidate is gated on the AUC floor alone", w)
+            for w in warnings
+        ):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(warnings)

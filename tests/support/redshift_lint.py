@@ -93,7 +93,7 @@ def redshift_statements() -> dict[str, str]:
     from tasks.dates import TrainingWindow, feature_params, scoring_params
     from tasks.feature_store import snapshot_build_sql
     from tasks.features import feature_sql
-    from tasks.registry import RegistryEntry
+    from tasks.registry import HISTORY_COLUMNS, REGISTRY_COLUMNS, RegistryEntry
     from tasks.source_checks import SourceWindow, profile_fragments
     from tasks.warehouse import split_statements, warehouse_for_url
     from tasks.warehouse.core import literal_sql
@@ -145,10 +145,22 @@ def redshift_statements() -> dict[str, str]:
         "training_rows": {"first_month": month, "last_month": month},  # doctor
         "registry_champions": {},
         "source_issues_delete": {"flow_run_id": "r"},
-        "registry_retire_champion": {},
+        "registry_retire_champion": {"retired_at": datetime(2026, 11, 20, 3), "replaced_by": "m2"},
         "registry_insert": dict(entry.__dict__),
+        "registry_model_for_date": {"score_date": DAY},
+        "registry_list": {},
+        "registry_get": {"model_version": "m1"},
+        "registry_set_status": dict(entry.__dict__),
+        "registry_backfill_promoted": {},
     }
-    out |= {name: sent_as(wh.sql(name), params, dialect) for name, params in small.items()}
+    registry = {"registry_columns": REGISTRY_COLUMNS}
+    out |= {
+        name: sent_as(wh.sql(name, **registry), params, dialect) for name, params in small.items()
+    }
+    for column, column_type in HISTORY_COLUMNS.items():
+        out[f"registry_add_column[{column}]"] = sent_as(
+            wh.sql("registry_add_column", column=column, column_type=column_type), {}, dialect
+        )
     out["feature_snapshot_insert"] = sent_as(snapshot_build_sql(wh), feature_params(month), dialect)
     out |= monitoring_statements(wh)
     out["source_issues_insert"] = sent_as(
@@ -171,6 +183,8 @@ def redshift_statements() -> dict[str, str]:
         "replace_partition COPY": copy_sql(stage, f"{STAGING}/load/x/", ROLE),
         "replace_partition INSERT": f"INSERT INTO {target} SELECT * FROM {stage}",
         "replace_partition DROP": f"DROP TABLE {stage}",
+        "lock_partition SET statement_timeout": "SET statement_timeout TO 300000",
+        "lock_partition SET statement_timeout TO DEFAULT": "SET statement_timeout TO DEFAULT",
         "lock_partition": f"LOCK {wh.qualified('feature_snapshots')}",
         "analyze": f"ANALYZE {wh.qualified('employee_features')}",
         "ensure_schema": f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",

@@ -55,7 +55,7 @@ def test_every_statement_the_redshift_path_sends_passes_the_lint(statements):
 def test_the_rendering_covers_every_sql_file(statements):
     rendered = {label.removeprefix("UNLOAD ").split("[")[0] for label in statements}
     pg_only = {name for name in sql_names() if postgresql_only(name)}
-    assert pg_only == {"postgres_parallel_read", "postgres_partition_lock"}
+    assert pg_only == {"postgres_parallel_read", "postgres_partition_lock", "postgres_lock_timeout"}
     assert set(sql_names()) - pg_only - FRAGMENTS <= rendered
     assert FRAGMENTS.isdisjoint(rendered)
 
@@ -95,10 +95,17 @@ def test_partition_locks_per_dialect():
             conn = Recorder()
             warehouse._lock(conn, "feature_snapshots", "2026-10-01")  # type: ignore[arg-type]
             sent[warehouse.kind] = conn.sent
-    assert sent["postgresql"] == [load_sql("postgres_partition_lock")]
-    assert "pg_advisory_xact_lock(hashtext(:key))" in sent["postgresql"][0]
-    assert sent["redshift"] == ["LOCK pulsewatch.feature_snapshots"]
-    assert lint(sent["redshift"][0]) == []
+    assert sent["postgresql"] == [
+        load_sql("postgres_lock_timeout"),
+        load_sql("postgres_partition_lock"),
+    ]
+    assert "pg_advisory_xact_lock(hashtext(:key))" in sent["postgresql"][1]
+    assert sent["redshift"] == [
+        "SET statement_timeout TO 300000",
+        "LOCK pulsewatch.feature_snapshots",
+        "SET statement_timeout TO DEFAULT",
+    ]
+    assert all(lint(statement) == [] for statement in sent["redshift"])
 
 
 # -- each rule fires on a statement that breaks it, and not on its fix -----------------------------
