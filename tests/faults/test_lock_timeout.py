@@ -18,7 +18,7 @@ from tasks.demo_data import write_demo_data
 from tasks.errors import LockTimeoutError
 from tasks.warehouse import warehouse_for_url
 from tests.conftest import POSTGRES_URL, SMALL_DEMO
-from tests.flow_checks import risk_by_employee
+from tests.support.flow_checks import risk_by_employee
 
 CLI = str(Path(sys.executable).with_name("pulsewatch"))
 DAY = date(2026, 11, 20)

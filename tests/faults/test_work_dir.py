@@ -21,7 +21,7 @@ from flows.nightly import nightly_pipeline
 from flows.score import score_population
 from tasks.errors import ConfigError, WarehouseError
 from tasks.work_dir import clear_stale, prepare
-from tests.flow_checks import risk_by_employee
+from tests.support.flow_checks import risk_by_employee
 
 CLI = str(Path(sys.executable).with_name("pulsewatch"))
 DAY = date(2026, 11, 20)

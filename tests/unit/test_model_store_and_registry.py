@@ -22,7 +22,7 @@ from tasks.registry import (
     training_needed,
 )
 from tasks.training import TrainingConfig, fit_model
-from tests.flow_checks import registry
+from tests.support.flow_checks import registry
 
 pytestmark = pytest.mark.unit
 
