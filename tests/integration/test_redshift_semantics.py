@@ -4,6 +4,7 @@ privilege -- on the strict emulation (tests/support/redshift_emulation.py: Postg
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from contextlib import contextmanager
@@ -114,11 +115,15 @@ def test_first_offending_key_does_not_depend_on_the_unload_order(pg, aws):
             check_values(warehouse, window, profile_source(warehouse, window, DAY), DAY)
         return str(caught.value)
 
-    expected = first_problem(pg)
+    def without_run_id(message: str) -> str:
+        # each refusal outside a flow run records its keys under a run id of its own
+        return re.sub(r"flow_run_id = '[^']*'", "flow_run_id = '…'", message)
+
+    expected = without_run_id(first_problem(pg))
     assert expected.startswith("survey_responses.health_score: 1 values outside 0-10")
     for seed in range(6):
         with emulated_redshift(POSTGRES_URL, pg.schema, aws, ROLE, seed=seed) as redshift:
-            assert first_problem(redshift) == expected, f"seed {seed}"
+            assert without_run_id(first_problem(redshift)) == expected, f"seed {seed}"
 
 
 # -- COPY … FORMAT AS PARQUET ------------------------------------------------------------------
@@ -165,6 +170,8 @@ def test_feature_build_locks_both_tables_first_in_one_order(redshift, pg):
         redshift.engine, "before_cursor_execute", lambda c, cur, s, *a: sent.append(s.strip())
     )
     assert prepare_features(redshift, date(2026, 6, 15)).built
+    # each LOCK waits under a statement timeout (PULSEWATCH_LOCK_TIMEOUT_SECONDS), reset after
+    sent = [s for s in sent if not s.startswith("SET statement_timeout")]
     first = next(i for i, s in enumerate(sent) if s.startswith("LOCK "))
     assert sent[first : first + 2] == [
         f"LOCK {redshift.qualified('employee_features')}",

@@ -48,7 +48,8 @@ def labels_of(warehouse: Warehouse, feature_month: date) -> pd.DataFrame:
     """The training label of one feature month, as training reads it (the reference)."""
     window = label_window(feature_month)
     frame = warehouse.read("training_frame", window.params(), **feature_sql(warehouse))
-    return frame[["employee_id", "label"]]
+    # in key order: a Redshift UNLOAD (and the emulation, which shuffles it) keeps no ORDER BY
+    return frame[["employee_id", "label"]].sort_values("employee_id", ignore_index=True)
 
 
 def plant_scores(warehouse: Warehouse, day: date, scores: pd.DataFrame, version: str) -> None:

@@ -98,8 +98,18 @@ class PostgresEmulatedRedshift(RedshiftWarehouse):
         def _search_path(dbapi_connection, connection_record):
             with dbapi_connection.cursor() as cursor:
                 cursor.execute(f"SET search_path TO {schema}, public")
+            # committed: psycopg2 opened a transaction for the SET, and the rollback SQLAlchemy
+            # does before it sets the SERIALIZABLE isolation level would undo it
+            dbapi_connection.commit()
 
         with self.engine.begin() as conn:
+            if (
+                conn.exec_driver_sql(
+                    f"SELECT to_regprocedure('{schema}.strtol(text, integer)')"
+                ).scalar()
+                is not None
+            ):
+                return  # defined by an earlier emulation of this schema (maybe another role's)
             conn.exec_driver_sql(
                 f"CREATE OR REPLACE FUNCTION {schema}.strtol(digits TEXT, base INTEGER) "
                 "RETURNS BIGINT LANGUAGE sql IMMUTABLE "
