@@ -13,7 +13,13 @@ from datetime import date
 
 from tasks.errors import PulsewatchError
 from tasks.settings import Settings, load_settings
-from tasks.warehouse import RESULT_TABLES, SOURCE_TABLES, open_warehouse, url_password
+from tasks.warehouse import (
+    RESULT_TABLES,
+    SOURCE_TABLES,
+    Warehouse,
+    open_warehouse,
+    url_password,
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,7 @@ def _warehouse_checks(settings: Settings) -> list[Check]:
                     "run `pulsewatch demo-data` locally, or set PULSEWATCH_SCHEMA",
                 )
             )
+        checks += _round_trip_checks(warehouse)
         for table in RESULT_TABLES:
             present = warehouse.table_exists(table)
             checks.append(
@@ -120,6 +127,15 @@ def _warehouse_checks(settings: Settings) -> list[Check]:
                 )
             )
     return checks
+
+
+def _round_trip_checks(warehouse: Warehouse) -> list[Check]:
+    """The one-row UNLOAD -> COPY trip through the staging path (Redshift only: the others
+    have none and answer None)."""
+    result = warehouse.round_trip_check()
+    if result is None:
+        return []
+    return [Check("staging round trip", result.ok, result.detail, result.fix)]
 
 
 def training_memory_check(

@@ -26,6 +26,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
 from typing import Any, ClassVar, TypeAlias
@@ -212,6 +213,15 @@ def lock_timeout_error(warehouse: Warehouse, what: str) -> LockTimeoutError:
     )
 
 
+@dataclass(frozen=True)
+class RoundTrip:
+    """Outcome of a warehouse's staging round trip (`pulsewatch doctor`): one line each."""
+
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
 class Transaction:
     """One open warehouse transaction, as steps see it: named statements (tasks/sql/), partition
     locks and bulk inserts, all committed together when the `with` block ends (rolled back if it
@@ -395,6 +405,10 @@ class Warehouse:
         """One statement in a transaction of its own."""
         with self.transaction() as tx:
             tx.execute(name, params, **fragments)
+
+    def round_trip_check(self) -> RoundTrip | None:
+        """A one-row trip through the warehouse's bulk staging path; None: it has none."""
+        return None
 
     def ping(self) -> None:
         """Connect and run `SELECT 1`; raises the driver's error if the warehouse is unreachable."""

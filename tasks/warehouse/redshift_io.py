@@ -35,9 +35,11 @@ from tasks import s3
 from tasks.errors import ConfigError
 from tasks.warehouse.core import (
     Batch,
+    RoundTrip,
     Transaction,
     Warehouse,
     as_arrow,
+    first_line,
     literal_sql,
     lock_timeout_error,
     lock_wait_notice,
@@ -118,6 +120,46 @@ def result_schema(description: Any) -> pa.Schema:
 def describe_sql(query: str) -> str:
     """A statement returning no row but the query's columns and types."""
     return f"SELECT * FROM ({query}) AS pw_described WHERE 1 = 0"
+
+
+# What to do about each way the staging round trip fails, by the error's text (first match wins).
+# Redshift reports S3 and IAM failures of COPY / UNLOAD as S3ServiceException text, e.g.
+# "S3ServiceException:The S3 bucket addressed by the query is in a different region from this
+# cluster.,Status 301,Error PermanentRedirect" or "User arn:aws:redshift:…:dbuser:… is not
+# authorized to assume IAM Role arn:aws:iam::…:role/…".
+STAGING_FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"in a different region", re.I),
+        "move PULSEWATCH_S3_STAGING to a bucket in the cluster's region",
+    ),
+    (
+        re.compile(r"not authorized to assume IAM Role", re.I),
+        "associate PULSEWATCH_REDSHIFT_IAM_ROLE with the cluster and let redshift.amazonaws.com "
+        "assume it (its trust policy)",
+    ),
+    (
+        re.compile(r"NoSuchBucket|specified bucket does not exist", re.I),
+        "create the PULSEWATCH_S3_STAGING bucket or correct its name",
+    ),
+    (
+        re.compile(r"access ?denied", re.I),
+        "grant PULSEWATCH_REDSHIFT_IAM_ROLE and the task role s3:ListBucket, s3:GetObject, "
+        "s3:PutObject and s3:DeleteObject on the PULSEWATCH_S3_STAGING prefix",
+    ),
+    (
+        re.compile(r"permission denied for schema", re.I),
+        "GRANT USAGE, CREATE ON SCHEMA {schema} to the pulsewatch user",
+    ),
+)
+STAGING_FIX_OTHERWISE = "check PULSEWATCH_S3_STAGING and PULSEWATCH_REDSHIFT_IAM_ROLE"
+
+
+def staging_fix(message: str, schema: str) -> str:
+    """The fix named for a failed staging round trip (`message`: the error's first line)."""
+    for pattern, fix in STAGING_FIXES:
+        if pattern.search(message):
+            return fix.format(schema=schema)
+    return STAGING_FIX_OTHERWISE
 
 
 # -- IAM temporary credentials -----------------------------------------------------------------
@@ -338,6 +380,35 @@ class RedshiftWarehouse(Warehouse):
                 yield (schema or self.describe(query)).empty_table().to_pandas()
         finally:
             s3.delete_prefix(staging, f"{run}/")
+
+    def round_trip_check(self) -> RoundTrip:
+        """One row UNLOADed to the staging prefix and read back (`_stream`), staged again and
+        COPYed into a one-column temp table (`_staged` + `run_copy`): what a night's reads and
+        writes need of the bucket, the role and the cluster. Nothing persistent is written;
+        both prefixes are removed."""
+        try:
+            staging = self._require_staging()
+        except ConfigError as error:
+            return RoundTrip(False, str(error), "set both (README: Redshift)")
+        where = f"UNLOAD/COPY through {staging.uri()}"
+        try:
+            rows = pd.concat(list(self._stream("staging_probe", self.sql("staging_probe"), {}, 10)))
+            stage = self.quote(f"pw_doctor_{uuid.uuid4().hex[:12]}")
+            with (
+                self._staged("doctor", uuid.uuid4().hex, [rows]) as staged,
+                self.transaction() as tx,
+            ):
+                tx.execute("staging_probe_table", stage=stage)
+                self.run_copy(tx.connection, stage, staged.uri)
+                loaded = int(tx.fetch("staging_probe_count", stage=stage)[0]["probe_rows"])
+                tx.execute("staging_probe_drop", stage=stage)
+        except Exception as error:
+            line = first_line(error)
+            return RoundTrip(False, f"{where}: {line}", staging_fix(line, self.schema or "public"))
+        if loaded != 1:
+            detail = f"{where}: {loaded} rows came back, not 1"
+            return RoundTrip(False, detail, STAGING_FIX_OTHERWISE)
+        return RoundTrip(True, f"{where}: 1 row unloaded and copied back")
 
     def describe(self, query: str) -> pa.Schema:
         """The columns and types a query's UNLOAD would have written, from the statement's

@@ -86,10 +86,10 @@ class EmulatedRedshiftError(Exception):
 
 
 class PostgresEmulatedRedshift(RedshiftWarehouse):
-    def __init__(self, *args, fail_copy: bool = False, seed: int = 0, **kwargs) -> None:
+    def __init__(self, *args, fail_copy: bool | str = False, seed: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.statements: list[str] = []
-        self.fail_copy = fail_copy
+        self.fail_copy = fail_copy  # True: a client-side failure; a str: that server error
         self.random = random.Random(seed)
         self.serialization_failures = 0
         schema = self.quote(self.schema or "public")
@@ -150,6 +150,8 @@ class PostgresEmulatedRedshift(RedshiftWarehouse):
     # -- COPY ------------------------------------------------------------------------------
     def run_copy(self, conn: sa.Connection, stage_table: str, uri: str) -> None:
         self.statements.append(copy_sql(stage_table, uri, self.iam_role or ""))
+        if isinstance(self.fail_copy, str):  # Redshift's own error text, raised by the server
+            _raise_on_server(conn, self.fail_copy)
         if self.fail_copy:
             raise RuntimeError("S3ServiceException: simulated COPY failure")
         s3 = boto3.client("s3")

@@ -114,6 +114,7 @@ def redshift_statements() -> dict[str, str]:
         "source_profile": (source.params(DAY), profile_fragments(wh)),
         "source_checks": (source.params(DAY), {"failures": wh.sql("source_failures")}),
         "source_duplicates": (source.bounds(), {}),
+        "staging_probe": ({}, {}),  # doctor
         "source_sample": (
             {},
             {
@@ -183,6 +184,10 @@ def redshift_statements() -> dict[str, str]:
         "replace_partition COPY": copy_sql(stage, f"{STAGING}/load/x/", ROLE),
         "replace_partition INSERT": f"INSERT INTO {target} SELECT * FROM {stage}",
         "replace_partition DROP": f"DROP TABLE {stage}",
+        "staging_probe_table": wh.sql("staging_probe_table", stage=stage),  # doctor
+        "staging_probe_count": wh.sql("staging_probe_count", stage=stage),
+        "staging_probe_drop": wh.sql("staging_probe_drop", stage=stage),
+        "doctor COPY": copy_sql(stage, f"{STAGING}/load/doctor/x/", ROLE),
         "lock_partition SET statement_timeout": "SET statement_timeout TO 300000",
         "lock_partition SET statement_timeout TO DEFAULT": "SET statement_timeout TO DEFAULT",
         "lock_partition": f"LOCK {wh.qualified('feature_snapshots')}",

@@ -1,0 +1,2 @@
+-- Drop the doctor's temp table.
+DROP TABLE {stage}
