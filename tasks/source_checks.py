@@ -220,15 +220,7 @@ def profile_source(
 ) -> pd.DataFrame:
     """One query, one pass over the window's rows (tasks/sql/source_profile.sql): per survey
     month of the window, a count per source check, the rows, and the fingerprint's parts."""
-    return warehouse.read("source_profile", window.params(today), **profile_fragments(warehouse))
-
-
-def profile_fragments(warehouse: Warehouse) -> dict[str, str]:
-    """source_profile.sql's dialect parts: the row hash's two 32-bit slices as integers."""
-    return {
-        "hash_a": warehouse.hex_to_bigint("SUBSTRING(h.row_md5, 1, 8)"),
-        "hash_b": warehouse.hex_to_bigint("SUBSTRING(h.row_md5, 9, 8)"),
-    }
+    return warehouse.read("source_profile", window.params(today))
 
 
 # profile columns counted over the whole table (the same value on every row of a profile)

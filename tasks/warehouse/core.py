@@ -311,12 +311,6 @@ class Warehouse:
         names.update(fragments)
         return load_sql(name).format_map(names)
 
-    def hex_to_bigint(self, hex_digits: str) -> str:
-        """SQL turning `hex_digits` (an SQL expression of exactly 8 hex digits) into a
-        non-negative BIGINT: the row hash slices of tasks/sql/source_profile.sql. Each warehouse
-        has its own syntax; all three give the same number."""
-        raise WarehouseError(f"{self.kind}: no hex-to-integer conversion is defined")
-
     def partition_sql(self, name: str, table: str, column: str) -> str:
         return self.sql(name, table=self.qualified(table), column=self.quote(column))
 

@@ -31,10 +31,6 @@ class DuckDBWarehouse(Warehouse):
         """No lock: DuckDB allows one writing process per file, and conflicting transactions
         inside it abort on commit."""
 
-    def hex_to_bigint(self, hex_digits: str) -> str:
-        """DuckDB reads a '0x' string as a hexadecimal integer."""
-        return f"CAST('0x' || {hex_digits} AS BIGINT)"
-
     def analyze(self, table: str) -> str | None:
         """DuckDB keeps its statistics up to date by itself."""
         return None
