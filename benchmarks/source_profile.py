@@ -42,7 +42,7 @@ MD5_SLICES = {
 
 def run() -> dict:
     from tasks.demo_data import DemoSpec, write_demo_data
-    from tasks.source_checks import SourceWindow
+    from tasks.source_checks import SourceWindow, profile_fragments
     from tasks.warehouse import warehouse_for_url
 
     reset_schema(SCHEMA)
@@ -62,7 +62,7 @@ def run() -> dict:
         }
 
         def profile() -> None:
-            warehouse.read("source_profile", window.params(DAY))
+            warehouse.read("source_profile", window.params(DAY), **profile_fragments(warehouse))
 
         def baseline(sql: str, params: dict) -> None:
             import sqlalchemy as sa

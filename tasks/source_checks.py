@@ -220,7 +220,12 @@ def profile_source(
 ) -> pd.DataFrame:
     """One query, one pass over the window's rows (tasks/sql/source_profile.sql): per survey
     month of the window, a count per source check, the rows, and the fingerprint's parts."""
-    return warehouse.read("source_profile", window.params(today))
+    return warehouse.read("source_profile", window.params(today), **profile_fragments(warehouse))
+
+
+def profile_fragments(warehouse: Warehouse) -> dict[str, str]:
+    """source_profile.sql's dialect part: answered_at in microseconds since 1970."""
+    return {"answered_us": warehouse.epoch_microseconds("r.answered_at")}
 
 
 # profile columns counted over the whole table (the same value on every row of a profile)

@@ -36,6 +36,8 @@
 --   multiple of p * q microseconds (146,000 years) is invisible;
 -- - a key shifted by exactly p (2^31 - 1) keeps i in variant a, not in variant b (another p):
 --   the two variants use different primes and constants, so an edit must fool both.
+-- {answered_us}: answered_at in microseconds since 1970 as a BIGINT, in each warehouse's syntax
+-- (Warehouse.epoch_microseconds: EXTRACT(EPOCH ...) is the one form Redshift documents).
 -- Sums of BIGINT are kept modulo 2^62 (they stay far below: each row adds less than 2^31).
 -- Per month, COUNT(DISTINCT employee_id) finds duplicate (employee, month) keys: the duplicate
 -- check runs every night, not only when the snapshot is rebuilt. It is a separate, narrow
@@ -117,7 +119,7 @@ LEFT JOIN (
                      WHEN r.health_score >= 0 AND r.health_score <= 10
                      THEN CAST(ROUND(r.health_score * 1000) AS BIGINT) ELSE 10002 END AS health_code,
             CASE WHEN r.answered_at IS NULL THEN -1
-                 ELSE CAST(ROUND(DATE_PART('epoch', r.answered_at) * 1000000) AS BIGINT) END
+                 ELSE {answered_us} END
                 AS answered_code
         FROM {survey_responses} AS r
         WHERE r.survey_month >= CAST(:data_start_month AS DATE)

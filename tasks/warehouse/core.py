@@ -311,6 +311,12 @@ class Warehouse:
         names.update(fragments)
         return load_sql(name).format_map(names)
 
+    def epoch_microseconds(self, timestamp: str) -> str:
+        """SQL of `timestamp` (an SQL expression) in microseconds since 1970 as a BIGINT: the
+        row hash of tasks/sql/source_profile.sql. EXTRACT(EPOCH ...) is the form Redshift
+        documents (its DATE_PART lists no epoch); it only compares to itself per warehouse."""
+        return f"CAST(ROUND(EXTRACT(EPOCH FROM {timestamp}) * 1000000) AS BIGINT)"
+
     def partition_sql(self, name: str, table: str, column: str) -> str:
         return self.sql(name, table=self.qualified(table), column=self.quote(column))
 

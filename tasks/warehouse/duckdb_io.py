@@ -31,6 +31,10 @@ class DuckDBWarehouse(Warehouse):
         """No lock: DuckDB allows one writing process per file, and conflicting transactions
         inside it abort on commit."""
 
+    def epoch_microseconds(self, timestamp: str) -> str:
+        """DuckDB's epoch_us: the exact integer, no float in between."""
+        return f"epoch_us({timestamp})"
+
     def analyze(self, table: str) -> str | None:
         """DuckDB keeps its statistics up to date by itself."""
         return None

@@ -155,6 +155,10 @@ class PostgresWarehouse(Warehouse):
         sql, params = self.sql("postgres_partition_lock"), {"key": self.lock_key(table, key)}
         return positional(sql, params, dialect) if dialect is not None else (sql, params)
 
+    def epoch_microseconds(self, timestamp: str) -> str:
+        """DATE_PART returns a double: EXTRACT's NUMERIC made the profile ~1.5x slower."""
+        return f"CAST(ROUND(DATE_PART('epoch', {timestamp}) * 1000000) AS BIGINT)"
+
     def _lock(self, conn: sa.Connection, table: str, key: object) -> None:
         sql, params = self.lock_statement(table, key)
         conn.execute(sa.text(sql), params)

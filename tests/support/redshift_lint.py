@@ -94,7 +94,7 @@ def redshift_statements() -> dict[str, str]:
     from tasks.feature_store import snapshot_build_sql
     from tasks.features import feature_sql
     from tasks.registry import RegistryEntry
-    from tasks.source_checks import SourceWindow
+    from tasks.source_checks import SourceWindow, profile_fragments
     from tasks.warehouse import split_statements, warehouse_for_url
     from tasks.warehouse.core import literal_sql
     from tasks.warehouse.redshift_io import copy_sql, unload_sql
@@ -111,7 +111,7 @@ def redshift_statements() -> dict[str, str]:
         "score_history": ({"start_date": DAY, "end_date": DAY}, {}),
         "score_distribution": ({"score_date": DAY}, {}),
         "registry_history": ({}, {}),
-        "source_profile": (source.params(DAY), {}),
+        "source_profile": (source.params(DAY), profile_fragments(wh)),
         "source_checks": (source.params(DAY), {"failures": wh.sql("source_failures")}),
         "source_duplicates": (source.bounds(), {}),
         "source_sample": (
