@@ -43,7 +43,7 @@
 -- check runs every night, not only when the snapshot is rebuilt. It is a separate, narrow
 -- aggregate (d) joined by month: grouped with the hash sums, PostgreSQL would sort every
 -- wide row by month for the DISTINCT and give up the parallel hash aggregate.
--- DATE_PART, not EXTRACT: EXTRACT returns NUMERIC on PostgreSQL and is several times slower.
+-- DATE_PART('day'), not EXTRACT: EXTRACT returns NUMERIC on PostgreSQL, several times slower.
 -- No ORDER BY: every reader of the profile (tasks/source_checks.py) sums, takes extremes or
 -- a set of months, and Redshift's parallel UNLOAD would not keep an order anyway.
 SELECT
