@@ -6,8 +6,10 @@
 median of REPEATS each):
 - `profile_linear`: the profile before the row-hash fingerprint (benchmarks/baseline/), whose
   linear checksum could be cancelled out, and which left duplicate keys to snapshot rebuilds;
-- `profile`: tasks/sql/source_profile.sql as the nightly check runs it (MD5 per row, two hash
-  sums, duplicate keys counted per month);
+- `profile_md5`: the profile of issue 15.1 (benchmarks/baseline/), an MD5 of each row's text,
+  its hex slices summed, duplicate keys counted in the same grouped pass;
+- `profile`: tasks/sql/source_profile.sql as the nightly check runs it (an integer row hash in
+  BIGINT arithmetic, two sums, duplicate keys counted per month in a narrow aggregate);
 - `duplicates`: source_duplicates.sql, the GROUP BY over every key that used to run only when a
   snapshot was rebuilt (now only when the profile counted a duplicate).
 Ratios against `profile_linear` are what to read: the machine is shared and noisy.
@@ -30,6 +32,12 @@ END_MONTH = date(2026, 10, 1)
 DAY = date(2026, 11, 20)
 REPEATS = 3
 BASELINE = Path(__file__).parent / "baseline" / "source_profile_linear.sql"
+MD5_BASELINE = Path(__file__).parent / "baseline" / "source_profile_md5.sql"
+# the MD5 profile's hex slices as PostgreSQL integers (its former hex_to_bigint)
+MD5_SLICES = {
+    "hash_a": "CAST(CAST('x' || SUBSTRING(h.row_md5, 1, 8) AS BIT(32)) AS BIGINT)",
+    "hash_b": "CAST(CAST('x' || SUBSTRING(h.row_md5, 9, 8) AS BIT(32)) AS BIGINT)",
+}
 
 
 def run() -> dict:
@@ -46,6 +54,7 @@ def run() -> dict:
         settle(SCHEMA)
         names = {t: warehouse.qualified(t) for t in ("employees", "survey_responses")}
         linear_sql = BASELINE.read_text().format_map(names)
+        md5_sql = MD5_BASELINE.read_text().format_map({**names, **MD5_SLICES})
         linear_params = {
             "data_start_month": window.first_month,
             "data_end_month": window.last_month,
@@ -55,16 +64,27 @@ def run() -> dict:
         def profile() -> None:
             warehouse.read("source_profile", window.params(DAY), **profile_fragments(warehouse))
 
-        def profile_linear() -> None:
+        def baseline(sql: str, params: dict) -> None:
             import sqlalchemy as sa
 
             with warehouse.engine.connect() as conn:
-                conn.execute(sa.text(linear_sql), linear_params).fetchall()
+                conn.execute(sa.text(sql), params).fetchall()
+
+        def profile_linear() -> None:
+            baseline(linear_sql, linear_params)
+
+        def profile_md5() -> None:
+            baseline(md5_sql, window.params(DAY))
 
         def duplicates() -> None:
             warehouse.read("source_duplicates", window.bounds())
 
-        steps = {"profile_linear": profile_linear, "profile": profile, "duplicates": duplicates}
+        steps = {
+            "profile_linear": profile_linear,
+            "profile_md5": profile_md5,
+            "profile": profile,
+            "duplicates": duplicates,
+        }
         runs: dict[str, list[float]] = {name: [] for name in steps}
         for _ in range(REPEATS):
             for name, step in steps.items():

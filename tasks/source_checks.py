@@ -224,11 +224,8 @@ def profile_source(
 
 
 def profile_fragments(warehouse: Warehouse) -> dict[str, str]:
-    """source_profile.sql's dialect parts: the row hash's two 32-bit slices as integers."""
-    return {
-        "hash_a": warehouse.hex_to_bigint("SUBSTRING(h.row_md5, 1, 8)"),
-        "hash_b": warehouse.hex_to_bigint("SUBSTRING(h.row_md5, 9, 8)"),
-    }
+    """source_profile.sql's dialect part: answered_at in microseconds since 1970."""
+    return {"answered_us": warehouse.epoch_microseconds("r.answered_at")}
 
 
 # profile columns counted over the whole table (the same value on every row of a profile)

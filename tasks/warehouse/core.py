@@ -361,11 +361,11 @@ class Warehouse:
         names.update(fragments)
         return load_sql(name).format_map(names)
 
-    def hex_to_bigint(self, hex_digits: str) -> str:
-        """SQL turning `hex_digits` (an SQL expression of exactly 8 hex digits) into a
-        non-negative BIGINT: the row hash slices of tasks/sql/source_profile.sql. Each warehouse
-        has its own syntax; all three give the same number."""
-        raise WarehouseError(f"{self.kind}: no hex-to-integer conversion is defined")
+    def epoch_microseconds(self, timestamp: str) -> str:
+        """SQL of `timestamp` (an SQL expression) in microseconds since 1970 as a BIGINT: the
+        row hash of tasks/sql/source_profile.sql. EXTRACT(EPOCH ...) is the form Redshift
+        documents (its DATE_PART lists no epoch); it only compares to itself per warehouse."""
+        return f"CAST(ROUND(EXTRACT(EPOCH FROM {timestamp}) * 1000000) AS BIGINT)"
 
     def partition_sql(self, name: str, table: str, column: str) -> str:
         return self.sql(name, table=self.qualified(table), column=self.quote(column))

@@ -63,9 +63,9 @@ class DuckDBWarehouse(Warehouse):
         """No lock: DuckDB allows one writing process per file, and conflicting transactions
         inside it abort on commit."""
 
-    def hex_to_bigint(self, hex_digits: str) -> str:
-        """DuckDB reads a '0x' string as a hexadecimal integer."""
-        return f"CAST('0x' || {hex_digits} AS BIGINT)"
+    def epoch_microseconds(self, timestamp: str) -> str:
+        """DuckDB's epoch_us: the exact integer, no float in between."""
+        return f"epoch_us({timestamp})"
 
     def analyze(self, table: str) -> str | None:
         """DuckDB keeps its statistics up to date by itself."""

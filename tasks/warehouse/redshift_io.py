@@ -290,10 +290,6 @@ class RedshiftWarehouse(Warehouse):
     def _create_engine(self, url: str) -> sa.Engine:
         return create_redshift_engine(url)
 
-    def hex_to_bigint(self, hex_digits: str) -> str:
-        """Redshift's STRTOL parses a string in a base (16) into a BIGINT."""
-        return f"STRTOL({hex_digits}, 16)"
-
     def _lock(self, conn: sa.Connection, table: str, key: object) -> None:
         """Redshift has no advisory locks: the table's own lock, until the transaction ends.
         LOCK waits without bound, so the wait is bounded by a statement timeout (Redshift has

@@ -8,6 +8,8 @@ these: the property test finds such an edit within a few examples when it is put
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -223,8 +225,64 @@ def test_a_row_moved_onto_another_employees_key_is_refused_every_night(demo):
 
 
 def test_fingerprint_is_the_same_number_on_duckdb_and_postgresql(duck, pg):
-    """One SQL, two dialects of hex-to-integer: the same rows give the same fingerprint."""
+    """One SQL on two warehouses: the same rows give the same fingerprint."""
     spec = DemoSpec(employees=50, months=6, seed=9, end_month=DEMO_END_MONTH)
     for warehouse in (duck, pg):
         write_demo_data(warehouse, spec)
     assert source_fingerprint(duck, SCORE_DATE) == source_fingerprint(pg, SCORE_DATE)
+
+
+# ---- the row hash, recomputed in Python -------------------------------------------------------
+# (p, q, A, B, C, D, K) of variants a and b, as in tasks/sql/source_profile.sql
+VARIANTS = {
+    "fp_hash_a": (2147483647, 2147483629, 270664044, 97069887, 1924330103, 376555665, 1891991589),
+    "fp_hash_b": (2147483587, 2147483579, 667386050, 583085001, 665327023, 184853931, 1168139330),
+}
+EXTREMES = [  # (employee_id, work, relationship, health, answered_at): no product may overflow
+    (9223372036854775807, 10, 0, None, datetime(2150, 12, 31, 23, 59, 59, 999999)),
+    (-9223372036854775807, None, None, None, None),
+    (2147483647 + 100001, 0, 10, 5, datetime(1960, 1, 1, 0, 0, 0, 1)),
+    (100001, 10, 10, 10, datetime(2026, 8, 3, 12, 0, 0, 123456)),
+]
+
+
+def _mod(a: int, b: int) -> int:
+    """SQL's MOD on all three warehouses: the sign of the dividend (truncating division)."""
+    return abs(a) % b if a >= 0 else -(abs(a) % b)
+
+
+def _row_hash(variant: tuple[int, ...], row: tuple) -> int:
+    p, q, a, b, c, d, k = variant
+    employee_id, work, relationship, health, answered_at = row
+    codes = [10001 if v is None else v * 1000 for v in (work, relationship, health)]
+    t = -1 if answered_at is None else (answered_at - datetime(1970, 1, 1)) // pd.Timedelta(1, "us")
+    i = _mod(employee_id, p)
+    u = _mod(_mod(i * a + b, q) * _mod(i * c + d, q), p)
+    w = _mod((codes[0] + 10003 * codes[1]) * k + codes[2], p)
+    w = _mod(_mod(w * k + _mod(t, q), p) * k + t, p)
+    return _mod(u * w, p)
+
+
+def test_row_hash_is_exact_integer_arithmetic_even_at_extreme_values(warehouse):
+    """Extreme keys (+-2^63), dates before 1970 and after 2100, NULLs: the profile's hash sums are
+    the integers a Python reference computes (no overflow, the same MOD on every warehouse)."""
+    from tasks.source_checks import profile_source
+
+    table = warehouse.qualified("survey_responses")
+    write_demo_data(warehouse, DemoSpec(employees=1, months=2, seed=1, end_month=DEMO_END_MONTH))
+    with warehouse.engine.begin() as conn:
+        conn.execute(sa.text(f"DELETE FROM {table}"))
+        conn.execute(
+            sa.text(f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES (:e, :m, :w, :r, :h, :t)"),
+            [
+                {"e": e, "m": DEMO_END_MONTH, "w": w, "r": r, "h": h, "t": t}
+                for e, w, r, h, t in EXTREMES
+            ],
+        )
+    profile = profile_source(warehouse, WINDOW, SCORE_DATE)
+    month = profile[profile["fp_rows"].notna()].iloc[0]
+    assert int(month["fp_rows"]) == len(EXTREMES)
+    for column, variant in VARIANTS.items():
+        expected = _mod(sum(_row_hash(variant, row) for row in EXTREMES), 2**62)
+        assert int(month[column]) == expected, column
+    assert date.fromisoformat(str(pd.Timestamp(month["survey_month"]).date())) == DEMO_END_MONTH

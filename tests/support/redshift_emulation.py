@@ -5,9 +5,9 @@ Everything else in the Redshift path runs for real: the sqlalchemy-redshift engi
 PostgreSQL), the Parquet staging on S3 (a moto server), the temp-table swap in one
 transaction and the cleanup. Only the two statements Redshift alone understands are executed
 here instead, reading or writing the same S3 objects Redshift would. Each statement is
-recorded exactly as it would have been sent. One Redshift built-in function PostgreSQL lacks,
-STRTOL(text, base) (the source fingerprint's hash slices), is defined in the warehouse's schema
-for base 16, which is put first on each connection's search_path.
+recorded exactly as it would have been sent. The warehouse's schema is put first on each
+connection's search_path. (The source fingerprint needs no emulated function: it is portable
+integer arithmetic, tasks/sql/source_profile.sql.)
 
 Where Redshift differs from a friendly stand-in, the emulation behaves like Redshift:
 - UNLOAD of zero rows writes no file at all;
@@ -101,20 +101,6 @@ class PostgresEmulatedRedshift(RedshiftWarehouse):
             # committed: psycopg2 opened a transaction for the SET, and the rollback SQLAlchemy
             # does before it sets the SERIALIZABLE isolation level would undo it
             dbapi_connection.commit()
-
-        with self.engine.begin() as conn:
-            if (
-                conn.exec_driver_sql(
-                    f"SELECT to_regprocedure('{schema}.strtol(text, integer)')"
-                ).scalar()
-                is not None
-            ):
-                return  # defined by an earlier emulation of this schema (maybe another role's)
-            conn.exec_driver_sql(
-                f"CREATE OR REPLACE FUNCTION {schema}.strtol(digits TEXT, base INTEGER) "
-                "RETURNS BIGINT LANGUAGE sql IMMUTABLE "
-                "AS $$ SELECT CAST(CAST('x' || LPAD(digits, 16, '0') AS BIT(64)) AS BIGINT) $$"
-            )
 
     def _create_engine(self, url: str) -> sa.Engine:
         engine = super()._create_engine(url)
