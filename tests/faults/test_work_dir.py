@@ -19,7 +19,7 @@ from prefect.settings import PREFECT_API_URL
 
 from flows.nightly import nightly_pipeline
 from flows.score import score_population
-from tasks.errors import ConfigError, WarehouseError
+from tasks.errors import ConfigError
 from tasks.work_dir import clear_stale, prepare
 from tests.support.flow_checks import risk_by_employee
 
@@ -76,19 +76,23 @@ def test_scores_file_is_private_and_gone_after_a_failed_load(demo_duck, prefect_
         return real_load(warehouse, scores)
 
     monkeypatch.setattr(tasks.results, "load_scores", observe)
-    # condition_scores replaced by a table without model_version: the load fails for good
+    # condition_scores replaced by one that refuses NEXT_DAY's rows (the result tables and the
+    # view over them are still valid): the load fails for good, DAY's rows are kept
     table = demo_duck.qualified("condition_scores")
     with demo_duck.engine.begin() as conn:
         conn.execute(sa.text(f"CREATE TABLE kept AS SELECT * FROM {table}"))
         conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(
             sa.text(
-                f"CREATE TABLE {table} AS SELECT score_date, employee_id, risk_score, "
-                "flow_run_id, scored_at FROM kept"
+                f"CREATE TABLE {table} (score_date DATE NOT NULL CHECK (score_date <> DATE "
+                f"'{NEXT_DAY}'), employee_id BIGINT NOT NULL, risk_score DOUBLE PRECISION NOT "
+                "NULL, model_version VARCHAR(64) NOT NULL, flow_run_id VARCHAR(64), scored_at "
+                "TIMESTAMP NOT NULL, PRIMARY KEY (score_date, employee_id))"
             )
         )
+        conn.execute(sa.text(f"INSERT INTO {table} SELECT * FROM kept"))
     demo_duck.close()
-    with pytest.raises(WarehouseError, match="model_version"):
+    with pytest.raises(Exception, match="CHECK constraint"):
         score_population(score_date=NEXT_DAY)
     assert modes == [0o600]
     assert stat.S_IMODE(work.stat().st_mode) == 0o700
