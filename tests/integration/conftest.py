@@ -85,3 +85,14 @@ def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def redshift(pg, aws):
+    """A `redshift+psycopg2` warehouse on the local PostgreSQL with S3 staging on moto."""
+    from tests.conftest import POSTGRES_URL
+    from tests.support.redshift_emulation import ROLE, emulated_redshift
+
+    warehouse = emulated_redshift(POSTGRES_URL, pg.schema, aws, ROLE)
+    yield warehouse
+    warehouse.close()

@@ -18,27 +18,13 @@ from tasks.model_store import S3ModelStore, load_model, save_model
 from tasks.registry import ensure_result_tables
 from tasks.warehouse import warehouse_for_url
 from tasks.warehouse.redshift_io import IamCredentialCache, iam_credentials, iam_target, unload_sql
-from tests.conftest import POSTGRES_URL
 from tests.support import sql_cases
 from tests.support.feature_checks import scoring_frame
-from tests.support.redshift_emulation import emulated_redshift
+from tests.support.redshift_emulation import ROLE, s3_keys
 from tests.unit.test_warehouse import scores, stored
 
 pytestmark = pytest.mark.integration
 DAY = date(2026, 11, 20)
-ROLE = "arn:aws:iam::123456789012:role/pulsewatch-redshift"
-
-
-def s3_keys(bucket: str) -> list[str]:
-    return [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])]
-
-
-@pytest.fixture
-def redshift(pg, aws):
-    """A `redshift+psycopg2` warehouse on the local PostgreSQL with S3 staging on moto."""
-    warehouse = emulated_redshift(POSTGRES_URL, pg.schema, aws, ROLE)
-    yield warehouse
-    warehouse.close()
 
 
 def test_s3_model_store_round_trip_and_checksum(aws, tmp_path):

@@ -10,7 +10,6 @@ import uuid
 from contextlib import contextmanager
 from datetime import date
 
-import boto3
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -29,23 +28,11 @@ from tasks.warehouse import redshift_io
 from tasks.warehouse.core import as_arrow
 from tests.conftest import POSTGRES_URL, SMALL_DEMO
 from tests.support import sql_cases
-from tests.support.redshift_emulation import emulated_redshift
+from tests.support.redshift_emulation import ROLE, emulated_redshift, s3_keys
 from tests.unit.test_warehouse import scores, stored
 
 pytestmark = pytest.mark.integration
 DAY = date(2026, 11, 20)
-ROLE = "arn:aws:iam::123456789012:role/pulsewatch-redshift"
-
-
-def s3_keys(bucket: str) -> list[str]:
-    return [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])]
-
-
-@pytest.fixture
-def redshift(pg, aws):
-    warehouse = emulated_redshift(POSTGRES_URL, pg.schema, aws, ROLE)
-    yield warehouse
-    warehouse.close()
 
 
 # -- UNLOAD of zero rows ---------------------------------------------------------------------

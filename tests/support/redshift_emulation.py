@@ -257,3 +257,12 @@ def emulated_redshift(
         iam_role=role,
         **options,
     )
+
+
+# The IAM role the emulated cluster COPYs and UNLOADs with (any valid ARN: moto checks none).
+ROLE = "arn:aws:iam::123456789012:role/pulsewatch-redshift"
+
+
+def s3_keys(bucket: str) -> list[str]:
+    """Every key in the moto bucket (the staging area the Redshift path writes and cleans)."""
+    return [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])]
