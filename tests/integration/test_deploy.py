@@ -15,7 +15,12 @@ import pytest
 from tasks.demo_data import DemoSpec, write_demo_data
 from tests.conftest import DEMO_END_MONTH
 from tests.integration.conftest import BIN
-from tests.support.deploy_config import BASE_JOB_TEMPLATE, PREFECT_YAML, ROOT, example_values
+from tests.support.deploy_config import (
+    BASE_JOB_TEMPLATE,
+    ROOT,
+    example_values,
+    prefect_yaml_with_fake_docker,
+)
 from tests.support.flow_checks import active_employees, score_rows
 
 pytestmark = pytest.mark.integration
@@ -53,12 +58,7 @@ def test_deploy_all_registers_the_ecs_deployments(prefect_server, tmp_path):
     )
     assert created.returncode == 0, created.stdout + created.stderr
     # the real prefect.yaml, with only the Docker steps pointed at recording stand-ins
-    variant = tmp_path / "prefect.yaml"
-    variant.write_text(
-        PREFECT_YAML.read_text().replace(
-            "prefect_docker.deployments.steps.", "tests.support.fake_docker_steps."
-        )
-    )
+    variant = prefect_yaml_with_fake_docker(tmp_path)
     docker_log = tmp_path / "docker.jsonl"
     values = example_values()
 

@@ -32,7 +32,12 @@ from tests.infra.conftest import load_template, sample_event
 from tests.integration.conftest import BIN
 from tests.integration.test_deploy import _git_sha
 from tests.support.alert_services import stop, wait_for
-from tests.support.deploy_config import BASE_JOB_TEMPLATE, PREFECT_YAML, ROOT, example_values
+from tests.support.deploy_config import (
+    BASE_JOB_TEMPLATE,
+    ROOT,
+    example_values,
+    prefect_yaml_with_fake_docker,
+)
 from tests.support.eventbridge_pattern import matches
 
 pytestmark = pytest.mark.integration
@@ -223,12 +228,7 @@ def test_ecs_worker_launches_the_nightly_run_and_its_observer_marks_the_crash(
         str(BASE_JOB_TEMPLATE),
     )
     assert created.returncode == 0, created.stdout + created.stderr
-    variant = tmp_path / "prefect.yaml"
-    variant.write_text(
-        PREFECT_YAML.read_text().replace(
-            "prefect_docker.deployments.steps.", "tests.support.fake_docker_steps."
-        )
-    )
+    variant = prefect_yaml_with_fake_docker(tmp_path)
     deployed = prefect_server.prefect(
         "--no-prompt",
         "deploy",

@@ -43,3 +43,16 @@ def example_values() -> dict[str, str]:
 
 def env_placeholders(path: Path = PREFECT_YAML) -> set[str]:
     return set(ENV_PLACEHOLDER.findall(path.read_text()))
+
+
+def prefect_yaml_with_fake_docker(folder: Path) -> Path:
+    """A copy of the real prefect.yaml in `folder` whose Docker build/push steps are the
+    recording stand-ins of tests/support/fake_docker_steps.py (no Docker engine here); every
+    other line is the real file's."""
+    variant = folder / "prefect.yaml"
+    variant.write_text(
+        PREFECT_YAML.read_text().replace(
+            "prefect_docker.deployments.steps.", "tests.support.fake_docker_steps."
+        )
+    )
+    return variant
