@@ -33,6 +33,7 @@ def nightly_pipeline(
     num_boost_round: int = DEFAULTS.num_boost_round,
     auc_floor: float = DEFAULTS.auc_floor,
     max_auc_drop: float = DEFAULTS.max_auc_drop,
+    max_calibration_error: float = DEFAULTS.max_calibration_error,
     num_threads: int = DEFAULTS.num_threads,
     chunk_rows: int = DEFAULTS.chunk_rows,
     min_answered_ratio: float = DEFAULTS.min_answered_ratio,
@@ -52,6 +53,8 @@ def nightly_pipeline(
         auc_floor: A candidate below this validation AUC is rejected.
         max_auc_drop: A candidate more than this below the champion's AUC (same months) is
             rejected.
+        max_calibration_error: A candidate whose calibrated risk has a higher expected
+            calibration error (10 bins, cross-fitted on the validation months) is rejected.
         num_threads: LightGBM threads for training and scoring (the ECS task has 2 vCPU).
         chunk_rows: Employees scored per chunk; bounds the scoring memory.
         min_answered_ratio: Refuse a month whose answered share falls below this fraction of
@@ -72,6 +75,7 @@ def nightly_pipeline(
             validation_months=validation_months,
             auc_floor=auc_floor,
             max_auc_drop=max_auc_drop,
+            max_calibration_error=max_calibration_error,
             num_boost_round=num_boost_round,
             num_threads=num_threads,
             check_tables=False,

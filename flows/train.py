@@ -33,13 +33,15 @@ def train_model(
     validation_months: int = DEFAULTS.validation_months,
     auc_floor: float = DEFAULTS.auc_floor,
     max_auc_drop: float = DEFAULTS.max_auc_drop,
+    max_calibration_error: float = DEFAULTS.max_calibration_error,
     num_boost_round: int = DEFAULTS.num_boost_round,
     num_threads: int = DEFAULTS.num_threads,
     check_tables: bool = True,
     min_answered_ratio: float = DEFAULTS.min_answered_ratio,
 ) -> TrainingReport:
-    """Train a candidate on the data known by a date and promote it if it clears the AUC floor
-    and is not worse than the champion by more than `max_auc_drop`. Trained as of a date before
+    """Train a candidate on the data known by a date and promote it if it clears the AUC floor,
+    is not worse than the champion by more than `max_auc_drop` and its calibrated risk is off
+    by at most `max_calibration_error`. Trained as of a date before
     the champion's cut-off, it is compared with the model that may score that date and, if it
     passes, registered as a challenger for the dates from its cut-off on (the champion stays).
 
@@ -51,6 +53,8 @@ def train_model(
         auc_floor: A candidate below this validation AUC is rejected.
         max_auc_drop: A candidate more than this below the champion's AUC (same months) is
             rejected.
+        max_calibration_error: A candidate whose calibrated risk has a higher expected
+            calibration error (10 bins, cross-fitted on the validation months) is rejected.
         num_boost_round: LightGBM boosting rounds.
         num_threads: LightGBM threads (the ECS task has 2 vCPU).
         check_tables: Check that the source tables exist and create the result tables first.
@@ -80,7 +84,7 @@ def train_model(
     incumbent_auc = evaluate_champion_task(incumbent_model, data, validation_months)
     release_training_data_task(data)
     stored = save_model_task(candidate)
-    policy = PromotionPolicy(auc_floor, max_auc_drop)
+    policy = PromotionPolicy(auc_floor, max_auc_drop, max_calibration_error)
     entry, decision = promote_or_reject_task(
         stored, candidate, champion, incumbent_auc, policy, no_incumbent
     )

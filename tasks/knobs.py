@@ -19,6 +19,9 @@ class Knobs:
     num_boost_round: int = 200  # LightGBM boosting rounds
     auc_floor: float = 0.70  # absolute minimum validation AUC for promotion
     max_auc_drop: float = 0.02  # how much worse than the champion a candidate may be
+    # highest expected calibration error (10 bins, cross-fitted on the validation months) of a
+    # candidate's calibrated risk: above it the risk does not read as a probability
+    max_calibration_error: float = 0.05
     max_model_age_days: int = 8  # the nightly retrains a champion older than this
     # scoring and both
     chunk_rows: int = 50_000  # employees scored per chunk (bounds scoring memory)

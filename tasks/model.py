@@ -3,6 +3,10 @@
 A PulseModel is a LightGBM booster plus what is needed to feed it the same way every time:
 the feature columns in order and the department categories seen in training. It serialises to
 one JSON document (the LightGBM text model inside), whose SHA-256 the registry records.
+
+Format 2 adds the calibrator (tasks/calibration.py: raw margin -> probability, plain numbers);
+a model without one is written as, and read from, format 1 and scores as LightGBM's own
+sigmoid, exactly as before calibration existed.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from tasks.calibration import Calibrator
 from tasks.contract import CATEGORICAL_FEATURES, FEATURE_COLUMNS
 
-FORMAT = "pulsewatch-lightgbm/1"
+FORMAT_UNCALIBRATED = "pulsewatch-lightgbm/1"
+FORMAT = "pulsewatch-lightgbm/2"
 
 
 def model_matrix(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
@@ -45,45 +51,77 @@ class PulseModel:
     params: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
     feature_columns: tuple[str, ...] = FEATURE_COLUMNS
+    calibrator: Calibrator | None = None  # None: a model stored before calibration
 
     def predict(self, frame: pd.DataFrame, num_threads: int | None = None) -> np.ndarray:
-        """Risk scores in [0, 1], one per row of `frame`; threads explicit (default: as trained),
-        since LightGBM's default OpenMP threading was measured 100x slower on a busy machine."""
+        """Calibrated risk in [0, 1], one per row of `frame`; threads explicit (default: as
+        trained), since LightGBM's default OpenMP threading was measured 100x slower on a busy
+        machine."""
         if frame.empty:
             return np.empty(0)
-        threads = num_threads or int(self.params.get("num_threads", 1))
-        matrix = model_matrix(frame, self.categories)
-        return np.asarray(self.booster.predict(matrix, num_threads=threads))
+        return self._risk(model_matrix(frame, self.categories), num_threads)
 
     def predict_matrix(self, matrix: np.ndarray, num_threads: int | None = None) -> np.ndarray:
-        """Risk scores of a numeric matrix in model order whose categorical columns already hold
-        this model's category indexes (NaN for missing or unseen), as model_matrix encodes them."""
+        """Calibrated risk of a numeric matrix in model order whose categorical columns already
+        hold this model's category indexes (NaN for missing or unseen), as model_matrix encodes
+        them."""
         if len(matrix) == 0:
             return np.empty(0)
-        threads = num_threads or int(self.params.get("num_threads", 1))
-        return np.asarray(self.booster.predict(matrix, num_threads=threads))
+        return self._risk(matrix, num_threads)
+
+    def margin(self, frame: pd.DataFrame, num_threads: int | None = None) -> np.ndarray:
+        """The booster's raw log-odds of `frame` (what the calibrator maps to a probability)."""
+        if frame.empty:
+            return np.empty(0)
+        return self.margin_matrix(model_matrix(frame, self.categories), num_threads)
+
+    def margin_matrix(self, matrix: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """margin() of a matrix encoded as for predict_matrix."""
+        if len(matrix) == 0:
+            return np.empty(0)
+        threads = self._threads(num_threads)
+        return np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=threads))
+
+    def _risk(self, matrix: Any, num_threads: int | None) -> np.ndarray:
+        threads = self._threads(num_threads)
+        if self.calibrator is None:
+            return np.asarray(self.booster.predict(matrix, num_threads=threads))
+        margin = self.booster.predict(matrix, raw_score=True, num_threads=threads)
+        return self.calibrator.apply(np.asarray(margin))
+
+    def _threads(self, num_threads: int | None) -> int:
+        return num_threads or int(self.params.get("num_threads", 1))
 
     def to_bytes(self) -> bytes:
         document = {
-            "format": FORMAT,
+            "format": FORMAT if self.calibrator is not None else FORMAT_UNCALIBRATED,
             "feature_columns": list(self.feature_columns),
             "categories": self.categories,
             "params": self.params,
             "metrics": self.metrics,
             "booster": self.booster.model_to_string(),
         }
+        if self.calibrator is not None:
+            document["calibrator"] = self.calibrator.to_dict()
         return json.dumps(document, sort_keys=True).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> PulseModel:
         document = json.loads(payload.decode("utf-8"))
-        if document.get("format") != FORMAT:
-            raise ValueError(f"unsupported model format {document.get('format')!r}")
+        model_format = document.get("format")
+        if model_format not in (FORMAT, FORMAT_UNCALIBRATED):
+            raise ValueError(f"unsupported model format {model_format!r}")
         if tuple(document["feature_columns"]) != FEATURE_COLUMNS:
             raise ValueError("model was trained on a different feature set")
+        calibrator = None
+        if model_format == FORMAT:
+            if "calibrator" not in document:
+                raise ValueError(f"model format {FORMAT!r} without its calibrator")
+            calibrator = Calibrator.from_dict(document["calibrator"])
         return cls(
             booster=lgb.Booster(model_str=document["booster"]),
             categories=document["categories"],
             params=document["params"],
             metrics=document["metrics"],
+            calibrator=calibrator,
         )

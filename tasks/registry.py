@@ -26,6 +26,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
+from tasks.calibration import calibration_error
 from tasks.errors import NoChampionError, PulsewatchError
 from tasks.model import PulseModel
 from tasks.model_store import StoredModel
@@ -340,11 +341,18 @@ def promote_or_reject_task(
     no_incumbent: str = "no champion yet",
 ) -> tuple[RegistryEntry, PromotionDecision]:
     """Apply the promotion gate (against the incumbent's AUC on the same validation months,
-    or the floor alone when there is none: `no_incumbent` says why) and record the candidate
+    or the floor alone when there is none: `no_incumbent` says why; and the candidate's
+    calibration error against the policy's maximum) and record the candidate
     with its final status. `champion` is the champion the run started with."""
     from prefect.runtime import flow_run
 
-    decision = decide(model.metrics["auc"], incumbent_auc, policy, no_incumbent)
+    decision = decide(
+        model.metrics["auc"],
+        incumbent_auc,
+        policy,
+        no_incumbent,
+        calibration_error=calibration_error(model.metrics),
+    )
     expected_champion = champion.model_version if champion else None
     with open_warehouse(get_settings()) as warehouse:
         entry = record_model(warehouse, stored, model, decision, expected_champion, flow_run.id)

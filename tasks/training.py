@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from tasks.calibration import calibrate
 from tasks.contract import CATEGORICAL_FEATURES, LABEL, NUMERIC_FEATURES
 from tasks.drift import build_reference
 from tasks.errors import DataContractError
@@ -81,17 +82,23 @@ def fit_model(frame: pd.DataFrame, config: TrainingConfig, train_end_date: date)
         categories=categories,
         params={**params, "num_boost_round": config.num_boost_round},
     )
+    valid_labels = valid[LABEL].to_numpy()
+    valid_ids = valid["employee_id"].to_numpy()
+    model.calibrator, calibration = calibrate(model.margin(valid), valid_labels, valid_ids)
+    scores = model.predict(valid)
     model.metrics = _metrics(
-        auc(model, valid),
+        scores,
         train[LABEL].to_numpy(),
-        valid[LABEL].to_numpy(),
+        valid_labels,
+        valid_ids,
         [_iso(train["feature_month"].min()), _iso(train["feature_month"].max())],
         [_iso(valid["feature_month"].min()), _iso(valid["feature_month"].max())],
         config,
         train_end_date,
     )
+    model.metrics["calibration"] = calibration
     numeric = valid[list(NUMERIC_FEATURES)].to_numpy(np.float64)
-    model.metrics["reference"] = build_reference(lambda: [numeric], model.predict(valid))
+    model.metrics["reference"] = build_reference(lambda: [numeric], scores)
     return model
 
 
@@ -112,16 +119,22 @@ def fit_streamed(data: TrainingData, config: TrainingConfig, train_end_date: dat
         categories=categories,
         params={**params, "num_boost_round": config.num_boost_round},
     )
-    scores, valid_labels = data.predictions(model, split.valid)
+    margin, valid_labels = data.predictions(model, split.valid, raw=True)
+    valid_ids = data.employee_ids(split.valid)
+    model.calibrator, calibration = calibrate(margin, valid_labels, valid_ids)
+    scores = model.calibrator.apply(margin)  # what predict_matrix gives, without a 2nd pass
+    del margin
     model.metrics = _metrics(
-        _auc(valid_labels, scores),
+        scores,
         train_labels,
         valid_labels,
+        valid_ids,
         month_range(split.train_months),
         month_range(split.valid_months),
         config,
         train_end_date,
     )
+    model.metrics["calibration"] = calibration
     model.metrics["reference"] = build_reference(
         lambda: (chunk.features()[:, 1:] for chunk in split.valid), scores
     )
@@ -129,16 +142,19 @@ def fit_streamed(data: TrainingData, config: TrainingConfig, train_end_date: dat
 
 
 def _metrics(
-    validation_auc: float,
+    valid_scores: np.ndarray,
     train_labels: np.ndarray,
     valid_labels: np.ndarray,
+    valid_ids: np.ndarray,
     train_months: list[str],
     valid_months: list[str],
     config: TrainingConfig,
     train_end_date: date,
 ) -> dict:
     return {
-        "auc": validation_auc,
+        "auc": _auc(valid_labels, valid_scores),
+        "precision_top5": precision_top(valid_scores, valid_labels, valid_ids, 0.05),
+        "precision_top10": precision_top(valid_scores, valid_labels, valid_ids, 0.10),
         "n_train": len(train_labels),
         "n_valid": len(valid_labels),
         "positive_rate_train": float(train_labels.mean()),
@@ -148,6 +164,14 @@ def _metrics(
         "train_end_date": train_end_date.isoformat(),
         "config": asdict(config),
     }
+
+
+def precision_top(scores: np.ndarray, labels: np.ndarray, ids: np.ndarray, share: float) -> float:
+    """Share of positives among the ceil(share * n) highest scores, ties broken by employee_id
+    (the rule of the realized precision in model_performance_insert.sql)."""
+    top = int(np.ceil(share * len(scores)))
+    order = np.lexsort((ids, -np.asarray(scores)))  # score descending, then employee_id
+    return float(np.asarray(labels)[order[:top]].mean()) if top else 0.0
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -280,12 +280,20 @@ class TrainingData:
         dataset.pandas_categorical = [categories[c] for c in CATEGORICAL_FEATURES]
         return dataset
 
-    def predictions(self, model: PulseModel, chunks: list[Chunk]) -> tuple[np.ndarray, np.ndarray]:
-        """The model's scores and the labels of `chunks`, chunk by chunk."""
+    def predictions(
+        self, model: PulseModel, chunks: list[Chunk], raw: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The model's scores (its raw margins when `raw`) and the labels of `chunks`, chunk
+        by chunk."""
         lookup = self.lookup(model.categories)
-        scores = [model.predict_matrix(_coded(c.features(), lookup)) for c in chunks]
+        predict = model.margin_matrix if raw else model.predict_matrix
+        scores = [predict(_coded(c.features(), lookup)) for c in chunks]
         labels = [c.labels for c in chunks]
         return np.concatenate(scores), np.concatenate(labels)
+
+    def employee_ids(self, chunks: list[Chunk]) -> np.ndarray:
+        """The employee ids of `chunks`' rows, in the order predictions() gives them."""
+        return np.concatenate([c.employee_ids() for c in chunks])
 
     # -- cleanup -------------------------------------------------------------------------------
     def close(self) -> None:

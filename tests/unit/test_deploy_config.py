@@ -85,7 +85,9 @@ def test_flow_defaults_are_the_knobs():
                 assert schema["default"] == knobs[parameter], (flow.name, parameter)
     assert TrainingConfig().num_boost_round == DEFAULTS.num_boost_round
     assert TrainingConfig().validation_months == DEFAULTS.validation_months
-    assert PromotionPolicy() == PromotionPolicy(DEFAULTS.auc_floor, DEFAULTS.max_auc_drop)
+    assert PromotionPolicy() == PromotionPolicy(
+        DEFAULTS.auc_floor, DEFAULTS.max_auc_drop, DEFAULTS.max_calibration_error
+    )
 
 
 @pytest.mark.parametrize("path", [PREFECT_YAML, LOCAL_YAML], ids=["ecs", "local"])
