@@ -20,7 +20,11 @@ from tasks.registry import (
     promote_or_reject_task,
     read_champion_task,
 )
-from tasks.reporting import TrainingReport, publish_training_report_task
+from tasks.reporting import (
+    TrainingReport,
+    publish_model_card_task,
+    publish_training_report_task,
+)
 from tasks.run_names import train_run_name
 from tasks.source_checks import check_source_data_task
 from tasks.training import TrainingConfig
@@ -88,4 +92,5 @@ def train_model(
     entry, decision = promote_or_reject_task(
         stored, candidate, champion, incumbent_auc, policy, no_incumbent
     )
+    publish_model_card_task(candidate, entry, decision)
     return publish_training_report_task(candidate, entry, incumbent, decision)

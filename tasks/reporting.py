@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 
 from tasks.model import PulseModel
+from tasks.model_card import gain_importances, model_card_markdown
 from tasks.promotion import PromotionDecision
 from tasks.registry import RegistryEntry
 from tasks.scoring import ScoreFile
@@ -149,6 +150,29 @@ def publish_training_report_task(
         n_train=int(model.metrics["n_train"]),
         n_valid=int(model.metrics["n_valid"]),
     )
+
+
+@task(name="publish-model-card", cache_policy=NONE)
+def publish_model_card_task(
+    model: PulseModel, entry: RegistryEntry, decision: PromotionDecision
+) -> str:
+    """The trained model's card as a markdown artifact (key `model-card`: one per training run,
+    the key's history is every model's card); returns the markdown."""
+    markdown = model_card_markdown(
+        entry.model_version,
+        entry.status,
+        model.metrics,
+        model.categories,
+        gain_importances(model),
+        decision,
+    )
+    create_markdown_artifact(
+        key="model-card",
+        markdown=markdown,
+        description=f"Model {entry.model_version} (cut-off {model.metrics['train_end_date']}):"
+        f" {entry.status}",
+    )
+    return markdown
 
 
 @task(name="publish-scoring-summary", cache_policy=NONE)
