@@ -142,7 +142,7 @@ def model_card_markdown(
 
 | item | value |
 |---|---|
-| decision | {"promoted" if decision.promote else "rejected"} ({status}) |
+| decision | {"passed the gate: " + status if decision.promote else "rejected"} |
 | candidate AUC | {decision.candidate_auc:.4f} |
 | champion AUC (same validation months) | {champion_auc} |
 | calibration error (ECE, after) | {_number(decision.calibration_error)} |

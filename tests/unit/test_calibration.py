@@ -179,7 +179,10 @@ def test_a_model_stored_before_calibration_scores_as_before(demo_model):
     ("change", "message"),
     [
         (lambda d: d.pop("calibrator"), "model format 'pulsewatch-lightgbm/2' without its"),
-        (lambda d: d["calibrator"].update(slope="2"), "model calibrator slope is '2', not a number"),
+        (
+            lambda d: d["calibrator"].update(slope="2"),
+            "model calibrator slope is '2', not a number",
+        ),
         (lambda d: d["calibrator"].update(slope=-1.0), "model calibrator slope -1.0 is not"),
         (lambda d: d["calibrator"].update(method="isotonic"), "unknown model calibrator method"),
         (lambda d: d.update(calibrator=[1, 2]), "model calibrator is list, not an object"),
