@@ -237,8 +237,11 @@ def test_artifacts_hold_aggregates_only(demo_warehouse):
     assert "Risk score distribution" in summary.data
     comparison = asyncio.run(_artifacts("model-comparison"))[0]
     assert "validation AUC" in str(comparison.data)
+    card = asyncio.run(_artifacts("model-card"))[0]
+    assert f"| AUC | {report.training.auc:.4f} |" in card.data
     ids = [str(e) for e in list(risk_by_employee(demo_warehouse, DAY))[:200]]
-    assert not any(i in summary.data or i in str(comparison.data) for i in ids)
+    texts = (summary.data, str(comparison.data), card.data)
+    assert not any(i in text for i in ids for text in texts)
 
 
 def test_data_tasks_do_not_persist_results():

@@ -59,6 +59,11 @@ def test_streamed_model_is_the_in_memory_model(demo, frame, tmp_path):
     assert streamed.booster.pandas_categorical == reference.booster.pandas_categorical
     for key in ("n_train", "n_valid", "positive_rate_train", "train_months", "valid_months"):
         assert streamed.metrics[key] == reference.metrics[key], key
+    # the same validation rows in the same order: the same calibration, measured the same way
+    assert streamed.calibrator is not None and streamed.calibrator.method == "platt"
+    assert streamed.calibrator == reference.calibrator
+    for key in ("calibration", "precision_top5", "precision_top10"):
+        assert streamed.metrics[key] == reference.metrics[key], key
     # Below LightGBM's bin sample (200,000 rows) both paths bin the same float64 values: the
     # same trees, so the same scores on the frame PulseModel.predict reads when scoring.
     np.testing.assert_array_equal(streamed.predict(frame), reference.predict(frame))
