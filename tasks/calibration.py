@@ -34,6 +34,10 @@ from scipy.special import expit
 
 BINS = 10
 MIN_CLASS_ROWS = 50  # fewer positives (or negatives) than this: no Platt scaling
+# Platt's two numbers are fitted on at most this many rows (an even stride through them): on
+# 3,000,000 validation rows (1M employees x 3 months) scikit-learn's fit took 13 s on a busy
+# 2-core machine, and 200,000 rows pin two parameters to the third decimal.
+FIT_ROWS = 200_000
 FOLDS = 2
 PLATT = "platt"
 IDENTITY = "identity"
@@ -92,8 +96,10 @@ def fit_calibrator(margin: np.ndarray, labels: np.ndarray) -> Calibrator:
         )
     from sklearn.linear_model import LogisticRegression  # training only: scoring never fits
 
+    stride = max(1, -(-len(labels) // FIT_ROWS))  # ceil: at most FIT_ROWS rows
+    sample = np.asarray(margin, dtype=np.float64)[::stride].reshape(-1, 1)
     regression = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=1000)
-    regression.fit(np.asarray(margin, dtype=np.float64).reshape(-1, 1), labels)
+    regression.fit(sample, labels[::stride])
     slope, intercept = float(regression.coef_[0][0]), float(regression.intercept_[0])
     if not slope > 0:
         return Calibrator(
@@ -104,7 +110,8 @@ def fit_calibrator(margin: np.ndarray, labels: np.ndarray) -> Calibrator:
         PLATT,
         slope,
         intercept,
-        f"Platt scaling on {len(labels):,} validation rows ({positives:,} positive)",
+        f"Platt scaling on {len(labels):,} validation rows ({positives:,} positive)"
+        + (f", fitted on every {stride}th" if stride > 1 else ""),
     )
 
 

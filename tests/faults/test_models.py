@@ -298,7 +298,11 @@ def test_damaged_champion_does_not_block_retraining(demo_duck, prefect_api, tmp_
     state = train_model(train_end_date=DAY, return_state=True)
     report = state.result()
     assert report.status == "champion"
-    assert re.fullmatch(why + r"; AUC 0\.\d{4} clears the floor 0\.7000", report.reason)
+    assert re.fullmatch(
+        why + r"; AUC 0\.\d{4} clears the floor 0\.7000; calibration error \(ECE\) 0\.\d{4} is "
+        r"within the maximum 0\.0500",
+        report.reason,
+    )
     assert registry(demo_duck) == {old: "retired", report.model_version: "champion"}
     assert score_population(score_date=NEXT_DAY).model_version == report.model_version
     warnings: list[str] = []

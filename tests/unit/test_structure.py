@@ -290,7 +290,15 @@ def test_kind_dispatch_is_found(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "module", ["tasks.training", "tasks.features", "tasks.scoring", "tasks.knobs"]
+    "module",
+    [
+        "tasks.training",
+        "tasks.features",
+        "tasks.scoring",
+        "tasks.knobs",
+        "tasks.calibration",
+        "tasks.model_card",
+    ],
 )
 def test_plain_logic_imports_without_prefect(module):
     """The logic modules are plain functions (their @task wrappers live in
