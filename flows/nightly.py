@@ -1,6 +1,6 @@
 """nightly-pipeline: train when needed, then score and load one score date."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from prefect import flow
@@ -8,7 +8,7 @@ from prefect import flow
 from flows.score import score_population
 from flows.train import train_model
 from tasks.dates import resolve_date
-from tasks.health import HealthPolicy
+from tasks.health import Breach, HealthPolicy
 from tasks.knobs import DEFAULTS
 from tasks.monitoring import evaluate_past_scores_task
 from tasks.prefect_tasks.features import check_source_tables_task
@@ -23,6 +23,7 @@ from tasks.run_report import publish_nightly_report_task
 class NightlyReport:
     training: TrainingReport | None
     scoring: ScoringReport
+    health: list[Breach] = field(default_factory=list)  # the health rules tonight broke
 
 
 @flow(name="nightly-pipeline", flow_run_name=nightly_run_name, log_prints=True)
@@ -102,5 +103,5 @@ def nightly_pipeline(
     )
     publish_nightly_report_task(training, scoring)
     evaluate_past_scores_task(day, scoring)
-    check_model_health_task(scoring, health)  # after monitoring: reads what it stored
-    return NightlyReport(training=training, scoring=scoring)
+    breaches = check_model_health_task(scoring, health)  # reads what monitoring stored
+    return NightlyReport(training=training, scoring=scoring, health=breaches)

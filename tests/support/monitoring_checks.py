@@ -253,3 +253,22 @@ def check_readme_queries(warehouse: Warehouse) -> None:
 def run(warehouse: Warehouse, query: str) -> pd.DataFrame:
     with warehouse.engine.connect() as conn:
         return pd.read_sql_query(sa.text(query), conn)
+
+
+def shift_tenure(warehouse: Warehouse, sds: float = 2.0) -> int:
+    """Move every employee's hire date back by `sds` standard deviations of their tenure (whole
+    months; DuckDB SQL): tenure_months moves by that much for everyone, no other feature moves
+    and nobody's activity changes. Returns the shift in months."""
+    employees = select(warehouse, "employees")
+    hired = pd.to_datetime(employees["hired_on"])
+    tenure = (2026 - hired.dt.year) * 12 + (10 - hired.dt.month)  # months at 2026-10
+    months = round(sds * float(tenure.std()))
+    assert months > 0
+    with warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f"UPDATE {warehouse.qualified('employees')} "
+                f"SET hired_on = CAST(hired_on - INTERVAL '{months} months' AS DATE)"
+            )
+        )
+    return months
