@@ -140,9 +140,9 @@ def drift_breaches(
             if value is None or value <= policy.psi_limit:
                 break
             streak.append(day)
-        since, nights = streak[-1], len(streak)
+        since, count = streak[-1], len(streak)
         found.append(
-            Breach(rule, name, psi[name], policy.psi_limit, since, nights, model_version, rank)
+            Breach(rule, name, psi[name], policy.psi_limit, since, count, model_version, rank)
         )
     return found
 
