@@ -93,6 +93,52 @@ def missing_completion_body(flow: str, deployment: str, window: str, ui_url: str
     )
 
 
+# A health event (tasks/health.py:health_event) carries every rule the night broke, so one
+# night is one message. Each breach: rule, feature (what moved), value, threshold, since, dates,
+# model_version, rank. Numbers only: no rows ever reach the payload.
+_BREACHES = "{% set p = event.payload %}{% set breaches = p.get('breaches') or [] %}"
+_WHAT_MOVED = (
+    "{% for b in breaches %}{{ ', ' if not loop.first }}"
+    "{% if b.rule == 'realized_auc' %}realized AUC below the floor"
+    "{% elif b.rule == 'score_psi' %}risk score drifted"
+    "{% else %}{{ b.feature }} drifted{% endif %}{% endfor %}"
+)
+_BREACH_LINES = (
+    "{% for b in breaches %}\n"
+    "{% if b.rule == 'realized_auc' %}"
+    "*Realized AUC* {{ '%.3f' | format(b.value) }} below the floor "
+    "{{ '%.2f' | format(b.threshold) }} on {{ b.dates }} consecutive evaluated score dates "
+    "since {{ b.since }} (model {{ b.model_version }})"
+    "{% elif b.rule == 'score_psi' %}"
+    "*Risk score drift* PSI {{ '%.3f' | format(b.value) }} above "
+    "{{ '%.2f' | format(b.threshold) }} since {{ b.since }} ({{ b.dates }} night(s))"
+    "{% else %}"
+    "*Feature drift* {{ b.feature }} (importance rank {{ b.rank }}) PSI "
+    "{{ '%.3f' | format(b.value) }} above {{ '%.2f' | format(b.threshold) }} since "
+    "{{ b.since }} ({{ b.dates }} night(s))"
+    "{% endif %}{% endfor %}"
+)
+
+
+def health_subject() -> str:
+    """e.g. 'pulsewatch: model health: tenure_months drifted, risk score drifted'."""
+    return _BREACHES + "pulsewatch: model health: " + _WHAT_MOVED
+
+
+def health_body(ui_url: str) -> str:
+    """What moved, by how much (value vs threshold), since when, and the run that saw it."""
+    return "\n".join(
+        [
+            _BREACHES
+            + "*Model* {{ p.get('model_version') }}   *Score date* {{ p.get('score_date') }}"
+            + _BREACH_LINES,
+            "*Flow run* {{ flow_run.name }}",
+            f"*When* {_FIRING_TIME}",
+            f"*Run* {run_link(ui_url)}",
+        ]
+    )
+
+
 def slack_payload(color: str) -> dict[str, Any]:
     """Slack incoming-webhook JSON with `{{subject}}` / `{{body}}` placeholders, filled by
     Prefect's CustomWebhookNotificationBlock (values are JSON-encoded by the HTTP client)."""

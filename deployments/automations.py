@@ -29,12 +29,16 @@ from deployments.alert_messages import (
     AMBER,
     RED,
     WEBHOOK_SECRET_KEY,
+    health_body,
+    health_subject,
     missing_completion_body,
     run_body,
     run_subject,
     slack_payload,
 )
 from tasks.errors import ConfigError, PulsewatchError
+from tasks.health import EVENT as HEALTH_EVENT
+from tasks.health import RESOURCE_PREFIX as MODEL_RESOURCE
 
 FLOW_NAMES = ("nightly-pipeline", "train-model", "score-population", "backfill")
 RED_BLOCK = "pulsewatch-slack-red"
@@ -150,7 +154,7 @@ def _stuck(after: tuple[str, ...], expect: tuple[str, ...], within: timedelta, f
 
 
 def automation_specs(policy: AlertPolicy) -> list[AutomationSpec]:
-    """The five automations; names are the identity used by `apply`. `policy.ui_url` must be
+    """The six automations; names are the identity used by `apply`. `policy.ui_url` must be
     set (apply_alerting resolves it): every link is baked into the templates."""
     ui = policy.ui_url
     if not ui:
@@ -228,6 +232,30 @@ def automation_specs(policy: AlertPolicy) -> list[AutomationSpec]:
             body=missing_completion_body(
                 policy.nightly_flow, policy.nightly_deployment, window, ui
             ),
+        ),
+        AutomationSpec(
+            name="pulsewatch-model-health",
+            description="A nightly run found the model unhealthy: realized AUC below the floor, "
+            "or the risk score or a top feature drifted (one message per night, every broken "
+            "rule in it).",
+            trigger={
+                "type": "event",
+                "posture": "Reactive",
+                "expect": [HEALTH_EVENT],
+                "match": {"prefect.resource.id": f"{MODEL_RESOURCE}*"},
+                # The run that emitted it; a backfill's per-date runs stay quiet (as above).
+                "match_related": [
+                    {
+                        "prefect.resource.role": "flow-run",
+                        "prefect.resource.name": NOT_A_BACKFILL_CHILD,
+                    }
+                ],
+                "threshold": 1,
+                "within": 0,
+            },
+            block=AMBER_BLOCK,
+            subject=health_subject(),
+            body=health_body(ui),
         ),
     ]
 

@@ -1,6 +1,6 @@
 """nightly-pipeline: train when needed, then score and load one score date."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from prefect import flow
@@ -8,9 +8,11 @@ from prefect import flow
 from flows.score import score_population
 from flows.train import train_model
 from tasks.dates import resolve_date
+from tasks.health import Breach, HealthPolicy
 from tasks.knobs import DEFAULTS
 from tasks.monitoring import evaluate_past_scores_task
 from tasks.prefect_tasks.features import check_source_tables_task
+from tasks.prefect_tasks.health import check_model_health_task
 from tasks.registry import ensure_result_tables_task, training_needed_task
 from tasks.reporting import ScoringReport, TrainingReport
 from tasks.run_names import nightly_run_name
@@ -21,6 +23,7 @@ from tasks.run_report import publish_nightly_report_task
 class NightlyReport:
     training: TrainingReport | None
     scoring: ScoringReport
+    health: list[Breach] = field(default_factory=list)  # the health rules tonight broke
 
 
 @flow(name="nightly-pipeline", flow_run_name=nightly_run_name, log_prints=True)
@@ -37,6 +40,10 @@ def nightly_pipeline(
     num_threads: int = DEFAULTS.num_threads,
     chunk_rows: int = DEFAULTS.chunk_rows,
     min_answered_ratio: float = DEFAULTS.min_answered_ratio,
+    health_auc_dates: int = DEFAULTS.health_auc_dates,
+    health_psi_limit: float = DEFAULTS.health_psi_limit,
+    health_top_features: int = DEFAULTS.health_top_features,
+    retrain_on_health_alert: bool = DEFAULTS.retrain_on_health_alert,
 ) -> NightlyReport:
     """The scheduled job for one score date: retrain if there is no champion or it is stale,
     then score every active employee and load the scores.
@@ -50,7 +57,8 @@ def nightly_pipeline(
         training_months: Survey months in the training window, validation months included.
         validation_months: The last months of the training window, held out to measure AUC.
         num_boost_round: LightGBM boosting rounds.
-        auc_floor: A candidate below this validation AUC is rejected.
+        auc_floor: A candidate below this validation AUC is rejected; a health alert fires
+            when the realized AUC of the last health_auc_dates evaluated score dates is below it.
         max_auc_drop: A candidate more than this below the champion's AUC (same months) is
             rejected.
         max_calibration_error: A candidate whose calibrated risk has a higher expected
@@ -59,8 +67,17 @@ def nightly_pipeline(
         chunk_rows: Employees scored per chunk; bounds the scoring memory.
         min_answered_ratio: Refuse a month whose answered share falls below this fraction of
             the median share of the months before it.
+        health_auc_dates: Health alert (amber) when this many consecutive evaluated score
+            dates have a realized AUC below auc_floor.
+        health_psi_limit: Health alert (amber) when tonight's PSI of the risk score, or of one
+            of the champion's health_top_features features, is above this.
+        health_top_features: How many of the scoring model's features, by gain importance,
+            the drift alert watches.
+        retrain_on_health_alert: Train (the promotion gate still decides) when the previous
+            scored night recorded a health alert about the model that would score tonight.
     """
     day = resolve_date(score_date)
+    health = HealthPolicy(auc_floor, health_auc_dates, health_psi_limit, health_top_features)
     # Once per night, here; the subflows are told not to repeat them (check_tables=False).
     # The source-data contract is checked by the subflows: train-model checks its window (the
     # scoring window's months included) before it trains, score-population its own before it
@@ -68,7 +85,7 @@ def nightly_pipeline(
     check_source_tables_task()
     ensure_result_tables_task()
     training = None
-    if training_needed_task(day, max_model_age_days, force_train):
+    if training_needed_task(day, max_model_age_days, force_train, retrain_on_health_alert):
         training = train_model(
             train_end_date=day,
             training_months=training_months,
@@ -90,4 +107,5 @@ def nightly_pipeline(
     )
     publish_nightly_report_task(training, scoring)
     evaluate_past_scores_task(day, scoring)
-    return NightlyReport(training=training, scoring=scoring)
+    breaches = check_model_health_task(scoring, health)  # reads what monitoring stored
+    return NightlyReport(training=training, scoring=scoring, health=breaches)

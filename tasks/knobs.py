@@ -31,6 +31,11 @@ class Knobs:
     # source checks: refuse a month whose answered share falls below this fraction of the
     # median share of the months before it (a month of blank answers scores everyone high)
     min_answered_ratio: float = 0.5
+    # model health alerts (tasks/health.py): the realized-AUC rule uses auc_floor above
+    health_auc_dates: int = 3  # consecutive evaluated score dates below the floor that alert
+    health_psi_limit: float = 0.25  # PSI above this is a major shift (risk score, top features)
+    health_top_features: int = 5  # the champion's features by gain importance that are watched
+    retrain_on_health_alert: bool = False  # a breach recorded last night forces training
 
 
 DEFAULTS = Knobs()

@@ -92,6 +92,11 @@ class PulseModel:
     def _threads(self, num_threads: int | None) -> int:
         return num_threads or int(self.params.get("num_threads", 1))
 
+    def gain_importance(self) -> dict[str, float]:
+        """Total gain of each feature over the model's trees (LightGBM's gain importance)."""
+        gains = self.booster.feature_importance(importance_type="gain")
+        return {n: float(g) for n, g in zip(self.booster.feature_name(), gains, strict=True)}
+
     def to_bytes(self) -> bytes:
         document = {
             "format": FORMAT if self.calibrator is not None else FORMAT_UNCALIBRATED,

@@ -28,6 +28,7 @@ from prefect.cache_policies import NONE
 
 from tasks.calibration import calibration_error
 from tasks.errors import NoChampionError, PulsewatchError
+from tasks.health import read_previous_breaches, retrain_reason
 from tasks.model import PulseModel
 from tasks.model_store import StoredModel
 from tasks.promotion import PromotionDecision, PromotionPolicy, decide
@@ -374,11 +375,19 @@ def promote_or_reject_task(
 
 
 @task(name="check-model-freshness", cache_policy=NONE, **IO_RETRIES)
-def training_needed_task(score_date: date, max_model_age_days: int, force: bool) -> bool:
-    """Whether the nightly run trains (as of its score date) before it scores."""
+def training_needed_task(
+    score_date: date, max_model_age_days: int, force: bool, on_health_alert: bool = False
+) -> bool:
+    """Whether the nightly run trains (as of its score date) before it scores: no model or a
+    stale one, forced, or (`on_health_alert`) a health alert recorded on the previous scored
+    night about the model that would score tonight (tasks/health.py)."""
     with open_warehouse(get_settings()) as warehouse:
         model = read_model_for_date(warehouse, score_date)
+        breaches = read_previous_breaches(warehouse, score_date) if on_health_alert else []
     needed, reason = training_needed(model, score_date, max_model_age_days)
+    alert = retrain_reason(breaches, model.model_version if model else None)
+    if not needed and alert:
+        needed, reason = True, alert
     if force:
         needed, reason = True, "training forced by parameter"
     get_run_logger().info("%s: %s", "Training" if needed else "Skipping training", reason)

@@ -128,4 +128,5 @@ def score_to_file(
         raise PulsewatchError(f"no active employees on {score_date}: nothing to score")
     summary = stats.summary()
     summary["psi"] = drift.psi() if drift is not None else None  # aggregates: one per feature
+    summary["importance"] = model.gain_importance()  # what the health rules watch (tasks/health.py)
     return ScoreFile(str(path), score_date, model_version, summary)

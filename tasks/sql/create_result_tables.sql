@@ -80,6 +80,24 @@ CREATE TABLE IF NOT EXISTS {model_drift} (
     PRIMARY KEY (score_date, feature)
 );
 
+-- The model-health rules a night broke (tasks/health.py), replaced per score date (none when
+-- healthy): what the amber alert reported, and what retrain_on_health_alert reads the next night.
+-- feature: what moved ('auc' for the realized_auc rule, 'risk_score', or a feature name).
+CREATE TABLE IF NOT EXISTS {health_breaches} (
+    score_date DATE NOT NULL,
+    model_version VARCHAR(64) NOT NULL,
+    rule VARCHAR(32) NOT NULL,
+    feature VARCHAR(64) NOT NULL,
+    value DOUBLE PRECISION NOT NULL,
+    threshold DOUBLE PRECISION NOT NULL,
+    since DATE NOT NULL,
+    dates BIGINT NOT NULL,
+    importance_rank BIGINT,
+    flow_run_id VARCHAR(64),
+    recorded_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (score_date, rule, feature)
+);
+
 -- What the product team queries: the rows of the latest score date, which by condition_scores'
 -- contract hold exactly one row per employee active that night. Over condition_scores alone, so
 -- it can be created before the source tables exist (join employees for the department).

@@ -49,6 +49,7 @@ TABLES = (
     "feature_snapshots",
     "model_performance",
     "model_drift",
+    "health_breaches",
     "latest_condition_scores",
     "source_issues",
 )

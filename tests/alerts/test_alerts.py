@@ -15,12 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from deployments.alert_messages import RED
+from deployments.alert_messages import AMBER, RED
 from deployments.automations import AlertPolicy, apply_alerting, automation_specs, block_specs
 from tasks.demo_data import write_demo_data
+from tasks.health import read_breaches
 from tasks.warehouse import warehouse_for_url
 from tests.conftest import SCORE_DATE, SMALL_DEMO
 from tests.support.alert_services import children, wait_for
+from tests.support.monitoring_checks import shift_tenure
 
 pytestmark = pytest.mark.integration
 DEPLOYMENT = "nightly-pipeline/nightly"
@@ -123,11 +125,11 @@ def test_apply_is_idempotent_and_dry_run_changes_nothing(stack):
     names = [s.name for s in automation_specs(AlertPolicy(ui_url=stack.server.ui_url))]
     for name in names + [b.name for b in block_specs()]:
         assert f"unchanged        {'automation' if name in names else 'block'} {name}" in again
-    assert "0 of 7 objects changed" in again
+    assert "0 of 8 objects changed" in again
 
     preview = cli("automations", "apply", "--dry-run", "--nightly-window", "20h")
     assert "update           automation pulsewatch-nightly-not-completed" in preview
-    assert "1 of 7 objects would change" in preview
+    assert "1 of 8 objects would change" in preview
 
     with get_client(sync_client=True) as client:
         for name in names:
@@ -323,3 +325,44 @@ def test_invalid_parameter_alert_names_the_parameter_and_why(applied):
         "Flow run received invalid parameters: - score_date: "
     ), error
     assert "day value is outside expected range" in error or "valid date" in error, error
+
+
+def test_a_shifted_population_sends_exactly_one_amber_alert_naming_the_feature(applied):
+    """The champion is trained on the demo population; then every hire date moves back by two
+    standard deviations of tenure, and the next night's run (the deployment) finds
+    tenure_months drifted: one amber message, naming it, by how much, since when, with the
+    link to that run. The training night sent nothing."""
+    stack = applied
+    demo_warehouse(stack)
+    first = wait_final(start_run(force_train=True))
+    assert first.state.name == "Completed", first.state.message
+    with warehouse_for_url(stack.warehouse_url) as warehouse:
+        months = shift_tenure(warehouse)
+    night = SCORE_DATE + timedelta(days=1)
+    run = wait_final(start_run(score_date=str(night)))
+    assert run.state.name == "Completed", run.state.message
+
+    found = messages_about(stack, run)
+    assert len(found) == 1, [m.text for m in found]
+    assert len(stack.receiver.messages) == 1, [m.text for m in stack.receiver.messages]
+    message = found[0]
+    attachment = message.payload["attachments"][0]
+    assert attachment["color"] == AMBER
+    with warehouse_for_url(stack.warehouse_url) as warehouse:
+        breaches = read_breaches(warehouse, night)
+    (drifted,) = [b for b in breaches if b.rule == "feature_psi"]
+    assert drifted.feature == "tenure_months", breaches
+    assert [b.rule for b in breaches if b.rule != "feature_psi"] in ([], ["score_psi"])
+    subject = "pulsewatch: model health: " + ", ".join(
+        "risk score drifted" if b.rule == "score_psi" else f"{b.feature} drifted" for b in breaches
+    )
+    assert message.payload["text"] == subject
+    text = attachment["text"]
+    assert text.startswith(f"*Model* {drifted.model_version}   *Score date* {night}\n"), text
+    assert (
+        f"*Feature drift* tenure_months (importance rank {drifted.rank}) PSI "
+        f"{drifted.value:.3f} above 0.25 since {night} (1 night(s))"
+    ) in text
+    assert f"*Flow run* {run.name}" in text
+    assert_run_link_opens(stack, text, run)
+    print(f"\nhire dates moved back {months} months: tenure_months PSI {drifted.value:.3f}")

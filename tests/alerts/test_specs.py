@@ -41,6 +41,7 @@ def test_every_trigger_covers_only_deployment_runs_of_pulsewatch_flows():
         "pulsewatch-run-stuck-pending",
         "pulsewatch-run-stuck-running",
         "pulsewatch-nightly-not-completed",
+        "pulsewatch-model-health",
     }
     failed = specs["pulsewatch-run-failed"].trigger
     assert failed["expect"] == [
@@ -49,6 +50,8 @@ def test_every_trigger_covers_only_deployment_runs_of_pulsewatch_flows():
         "prefect.flow-run.TimedOut",
     ]
     for spec in specs.values():
+        if spec.name == "pulsewatch-model-health":  # an event of the run, not a state change
+            continue
         roles = [m["prefect.resource.role"] for m in spec.trigger["match_related"]]
         assert roles == ["flow", "deployment"], spec.name  # subflow runs have no deployment
     nightly = specs["pulsewatch-nightly-not-completed"].trigger
@@ -141,7 +144,13 @@ def test_backfill_children_are_left_out_of_every_run_trigger_by_name():
     from deployments.automations import NOT_A_BACKFILL_CHILD
 
     for spec in automation_specs(AlertPolicy(ui_url="http://ui.test")):
-        if spec.name != "pulsewatch-nightly-not-completed":
+        if spec.name == "pulsewatch-model-health":  # the emitting run is a related resource
+            (run,) = spec.trigger["match_related"]
+            assert run == {
+                "prefect.resource.role": "flow-run",
+                "prefect.resource.name": NOT_A_BACKFILL_CHILD,
+            }
+        elif spec.name != "pulsewatch-nightly-not-completed":
             assert spec.trigger["match"]["prefect.resource.name"] == NOT_A_BACKFILL_CHILD
     # what tasks/backfill.py names its per-date runs, and what it does not
     assert not matches(NOT_A_BACKFILL_CHILD, "backfill-2026-10-01")
@@ -160,3 +169,55 @@ def test_failed_dates_are_named_as_spans():
     )
     month = [date(2026, 10, 1) + timedelta(days=i) for i in range(31)]
     assert date_spans(month) == "2026-10-01..2026-10-31"
+
+
+def test_the_health_alert_is_amber_on_the_nightly_event_and_says_what_moved():
+    """Rendered with Prefect's own template environment, as the server renders it."""
+    from datetime import UTC, date, datetime
+    from types import SimpleNamespace
+
+    from prefect.server.utilities.user_templates import render_user_template_sync
+
+    from deployments.automations import AMBER_BLOCK
+    from tasks.health import Breach, health_event
+
+    (spec,) = [
+        s
+        for s in automation_specs(AlertPolicy(ui_url="https://prefect.internal"))
+        if s.name == "pulsewatch-model-health"
+    ]
+    assert spec.block == AMBER_BLOCK
+    assert spec.trigger["posture"] == "Reactive" and spec.trigger["threshold"] == 1
+    assert spec.trigger["expect"] == ["pulsewatch.health.breached"]
+    assert spec.trigger["match"] == {"prefect.resource.id": "pulsewatch.model.*"}
+
+    night = date(2026, 11, 21)
+    event = health_event(
+        night,
+        "m7",
+        [
+            Breach("score_psi", "risk_score", 0.31234, 0.25, date(2026, 11, 20), 2, "m7"),
+            Breach("feature_psi", "tenure_months", 4.8567, 0.25, night, 1, "m7", 3),
+            Breach("realized_auc", "auc", 0.6123, 0.7, date(2026, 9, 3), 4, "m5"),
+        ],
+    )
+    context = {
+        "event": SimpleNamespace(payload=event["payload"]),
+        "flow_run": SimpleNamespace(name="nightly-2026-11-21", id="abc-123"),
+        "firing": SimpleNamespace(triggered=datetime(2026, 11, 21, 2, 5, 1, tzinfo=UTC)),
+    }
+    assert render_user_template_sync(spec.subject, context) == (
+        "pulsewatch: model health: risk score drifted, tenure_months drifted, "
+        "realized AUC below the floor"
+    )
+    assert render_user_template_sync(spec.body, context).splitlines() == [
+        "*Model* m7   *Score date* 2026-11-21",
+        "*Risk score drift* PSI 0.312 above 0.25 since 2026-11-20 (2 night(s))",
+        "*Feature drift* tenure_months (importance rank 3) PSI 4.857 above 0.25 since "
+        "2026-11-21 (1 night(s))",
+        "*Realized AUC* 0.612 below the floor 0.70 on 4 consecutive evaluated score dates since "
+        "2026-09-03 (model m5)",
+        "*Flow run* nightly-2026-11-21",
+        "*When* 2026-11-21 02:05:01 +0000",
+        "*Run* https://prefect.internal/runs/flow-run/abc-123",
+    ]

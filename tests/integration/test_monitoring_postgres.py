@@ -11,6 +11,7 @@ from tests.integration.test_aws_paths import ROLE
 from tests.support.monitoring_checks import (
     check_demo_realized_auc,
     check_drift,
+    check_health_table,
     check_planted_performance,
 )
 from tests.support.redshift_emulation import PostgresEmulatedRedshift
@@ -22,7 +23,13 @@ pytestmark = pytest.mark.integration
 def fresh_pg(pg):
     """The session schema without earlier tests' monitoring rows."""
     with pg.engine.begin() as conn:
-        for table in ("model_performance", "model_drift", "employee_features", "feature_snapshots"):
+        for table in (
+            "model_performance",
+            "model_drift",
+            "health_breaches",
+            "employee_features",
+            "feature_snapshots",
+        ):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {pg.qualified(table)}"))
     return pg
 
@@ -33,6 +40,10 @@ def test_planted_performance_on_postgres(fresh_pg):
 
 def test_drift_of_a_shifted_feature_on_postgres(fresh_pg, tmp_path):
     check_drift(fresh_pg, tmp_path)
+
+
+def test_health_breaches_on_postgres(fresh_pg):
+    check_health_table(fresh_pg)
 
 
 def test_demo_realized_auc_on_postgres(fresh_pg, tmp_path):
@@ -61,3 +72,8 @@ def test_planted_performance_through_the_redshift_path(redshift, fresh_pg):
 
 def test_drift_through_the_redshift_path(redshift, fresh_pg, tmp_path):
     check_drift(redshift, tmp_path, source=fresh_pg)
+
+
+def test_health_breaches_through_the_redshift_path(redshift, fresh_pg):
+    check_health_table(redshift)
+    assert any(s.startswith("COPY ") for s in redshift.statements)  # breaches loaded via S3

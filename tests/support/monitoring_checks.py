@@ -253,3 +253,81 @@ def check_readme_queries(warehouse: Warehouse) -> None:
 def run(warehouse: Warehouse, query: str) -> pd.DataFrame:
     with warehouse.engine.connect() as conn:
         return pd.read_sql_query(sa.text(query), conn)
+
+
+def shift_tenure(warehouse: Warehouse, sds: float = 2.0) -> int:
+    """Move every employee's hire date back by `sds` standard deviations of their tenure (whole
+    months; DuckDB SQL): tenure_months moves by that much for everyone, no other feature moves
+    and nobody's activity changes. Returns the shift in months."""
+    employees = select(warehouse, "employees")
+    hired = pd.to_datetime(employees["hired_on"])
+    tenure = (2026 - hired.dt.year) * 12 + (10 - hired.dt.month)  # months at 2026-10
+    months = round(sds * float(tenure.std()))
+    assert months > 0
+    with warehouse.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f"UPDATE {warehouse.qualified('employees')} "
+                f"SET hired_on = CAST(hired_on - INTERVAL '{months} months' AS DATE)"
+            )
+        )
+    return months
+
+
+def check_health_table(warehouse: Warehouse) -> None:
+    """health_breaches: written and read back exactly, replaced per score date (emptied by a
+    healthy rerun); the previous scored night's breaches; the health inputs read from
+    model_performance and model_drift."""
+    from tasks.health import (
+        Breach,
+        read_breaches,
+        read_health_inputs,
+        read_previous_breaches,
+        write_breaches,
+    )
+
+    ensure_result_tables(warehouse)
+    night, before, earlier = date(2026, 11, 21), date(2026, 11, 20), date(2026, 11, 19)
+    breaches = [
+        Breach("feature_psi", "tenure_months", 1.25, 0.25, before, 2, "m1", 3),
+        Breach("realized_auc", "auc", 0.5, 0.7, date(2026, 9, 3), 3, "m0", None),
+        Breach("score_psi", "risk_score", 0.4, 0.25, earlier, 2, "m1", None),
+    ]
+    stamp = datetime(2026, 11, 20, 3)
+    assert write_breaches(warehouse, before, breaches, "run-1", stamp) == 3
+    assert write_breaches(warehouse, before, breaches, "run-1", stamp) == 3  # replaced
+    assert write_breaches(warehouse, earlier, breaches[:1], "run-0", stamp) == 1
+    by_rule = sorted(breaches, key=lambda b: (b.rule, b.feature))
+    assert read_breaches(warehouse, before) == by_rule
+    stored = select(warehouse, "health_breaches")
+    assert len(stored) == 4 and set(stored["flow_run_id"]) == {"run-0", "run-1"}
+
+    # the previous *scored* night: scores exist for `earlier` and `before`, not for the 18th
+    day = pd.DataFrame({"employee_id": [1, 2], "risk_score": [0.1, 0.9]})
+    for scored in (earlier, before):
+        plant_scores(warehouse, scored, day, "m1")
+    assert read_previous_breaches(warehouse, night) == by_rule
+    assert read_previous_breaches(warehouse, before) == breaches[:1]
+    assert read_previous_breaches(warehouse, earlier) == []
+    assert write_breaches(warehouse, before, [], "run-2", stamp) == 0  # a healthy rerun
+    assert read_previous_breaches(warehouse, night) == []
+    assert read_breaches(warehouse, earlier) == breaches[:1]  # other nights untouched
+
+    # what the rules read: every evaluated date's AUC, one model's PSI by night
+    write_drift(warehouse, before, "m1", {"risk_score": 0.4, "tenure_months": 1.25})
+    write_drift(warehouse, earlier, "m0", {"risk_score": 0.1})
+    rows = pd.DataFrame(
+        {
+            "score_date": [date(2026, 9, 3), date(2026, 9, 3), date(2026, 9, 10)],
+            "model_version": ["m0", "m0", "m1"],
+            "metric": ["auc", "brier", "auc"],
+            "value": [0.55, 0.2, None],
+            "n": [10, 10, 10],
+            "computed_at": [stamp] * 3,
+        }
+    )
+    warehouse.replace_partition("model_performance", "model_version", "m0", [rows[:2]])
+    warehouse.replace_partition("model_performance", "model_version", "m1", [rows[2:]])
+    auc, drift = read_health_inputs(warehouse, night, "m1")
+    assert auc == [(date(2026, 9, 3), "m0", 0.55), (date(2026, 9, 10), "m1", None)]
+    assert drift == {before: pytest.approx({"risk_score": 0.4, "tenure_months": 1.25})}

@@ -217,6 +217,21 @@ def monitoring_statements(wh: Any) -> dict[str, str]:
             wh.sql("model_performance_insert", **feature_sql(wh)), insert, dialect
         ),
         "lock_partition model_performance": f"LOCK {wh.qualified('model_performance')}",
+    } | health_statements(wh)
+
+
+def health_statements(wh: Any) -> dict[str, str]:
+    """What tasks/health.py reads through the engine (health_breaches is written through
+    replace_partition, above)."""
+    dialect = wh.engine.dialect
+    night = {"first_score_date": date(2026, 7, 23), "score_date": date(2026, 11, 20)}
+    return {
+        "health_auc_history": sent_as(wh.sql("health_auc_history"), night, dialect),
+        "health_drift_history": sent_as(
+            wh.sql("health_drift_history"), {**night, "model_version": "m1"}, dialect
+        ),
+        "health_breaches_read": sent_as(wh.sql("health_breaches_read"), night, dialect),
+        "health_breaches_previous": sent_as(wh.sql("health_breaches_previous"), night, dialect),
     }
 
 
