@@ -36,6 +36,7 @@ def nightly_pipeline(
     num_threads: int = DEFAULTS.num_threads,
     chunk_rows: int = DEFAULTS.chunk_rows,
     min_answered_ratio: float = DEFAULTS.min_answered_ratio,
+    reasons_top_share: float = DEFAULTS.reasons_top_share,
 ) -> NightlyReport:
     """The scheduled job for one score date: retrain if there is no champion or it is stale,
     then score every active employee and load the scores.
@@ -56,6 +57,8 @@ def nightly_pipeline(
         chunk_rows: Employees scored per chunk; bounds the scoring memory.
         min_answered_ratio: Refuse a month whose answered share falls below this fraction of
             the median share of the months before it.
+        reasons_top_share: Share of the night's highest risks (0 to 1; 0.10 = the top 10%)
+            whose three most risk-raising features are stored in score_reasons; 0: none.
     """
     day = resolve_date(score_date)
     # Once per night, here; the subflows are told not to repeat them (check_tables=False).
@@ -83,6 +86,7 @@ def nightly_pipeline(
         num_threads=num_threads,
         check_tables=False,
         min_answered_ratio=min_answered_ratio,
+        reasons_top_share=reasons_top_share,
     )
     publish_nightly_report_task(training, scoring)
     evaluate_past_scores_task(day, scoring)
