@@ -156,3 +156,23 @@ def test_a_failure_in_condition_scores_keeps_the_previous_reasons(target, model,
         load_scores(target, dataclasses.replace(second, stats={**second.stats, "rows": 399}))
     pd.testing.assert_frame_equal(reasons_of(target, DAY), before)
     assert set(table(target, "condition_scores", DAY, "employee_id")["model_version"]) == {"m-5"}
+
+
+def test_a_view_from_before_reasons_is_migrated(target):
+    """A latest_condition_scores created before its reasons columns (Redshift's CREATE OR
+    REPLACE VIEW cannot add columns) is dropped and created anew, once."""
+    from tasks.registry import migrate_latest_view
+
+    view, scores = target.qualified("latest_condition_scores"), target.qualified("condition_scores")
+    with target.engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP VIEW {view}")
+        conn.exec_driver_sql(
+            f"CREATE VIEW {view} AS SELECT s.score_date, s.employee_id, s.risk_score, "
+            f"s.model_version, s.scored_at FROM {scores} AS s"
+        )
+    assert not target.column_exists("latest_condition_scores", "reason_1")
+    assert migrate_latest_view(target) is True
+    assert not target.table_exists("latest_condition_scores")
+    ensure_result_tables(target)
+    assert target.column_exists("latest_condition_scores", "reason_3_contribution")
+    assert migrate_latest_view(target) is False  # current: left alone
