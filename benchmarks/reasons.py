@@ -97,7 +97,7 @@ def step_night(schema: str, folder: str, share: float) -> dict:
     return {
         "rows": written,
         "seconds": seconds,
-        "count_s": counted,
+        "ready_s": counted,  # model loaded, snapshot checked, population counted
         "score_s": scored,
         "reasons_employees": reasons.get("employees", 0),
         "reasons_rows": result.reasons_rows,
