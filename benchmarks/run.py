@@ -122,6 +122,7 @@ def main() -> None:
     results["postgres"] = postgres_io.run()
     results["postgres_ratios"] = postgres_io.ratios(results["postgres"])
     results["postgres_ratios"].update(postgres_io.training_ratios(results["postgres"]))
+    results["reasons"] = __import__("benchmarks.reasons").reasons.run()  # issue 17 item 4
     profile = subprocess.run(
         [sys.executable, "-m", "benchmarks.source_profile"],
         check=True,

@@ -168,16 +168,32 @@ def score(
     chunk_rows: Annotated[
         int, typer.Option(help="Employees scored per chunk.")
     ] = DEFAULTS.chunk_rows,
+    reasons_top_share: Annotated[
+        float,
+        typer.Option(
+            help="Share of the highest risks (0 to 1) whose top three features are stored "
+            "in score_reasons; 0: none."
+        ),
+    ] = DEFAULTS.reasons_top_share,
 ) -> None:
     """Score the active population with the champion and load the results."""
     _positive(chunk_rows, "--chunk-rows")
+    from tasks.reasons import check_top_share
+
+    check_top_share(reasons_top_share, "--reasons-top-share")
     day = _date(date_)
     from cli.summary import scoring_summary
     from flows.score import score_population
 
     check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
-    typer.echo(scoring_summary(score_population(score_date=day, chunk_rows=chunk_rows)))
+    typer.echo(
+        scoring_summary(
+            score_population(
+                score_date=day, chunk_rows=chunk_rows, reasons_top_share=reasons_top_share
+            )
+        )
+    )
 
 
 @app.command("backfill")

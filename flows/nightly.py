@@ -44,6 +44,7 @@ def nightly_pipeline(
     health_psi_limit: float = DEFAULTS.health_psi_limit,
     health_top_features: int = DEFAULTS.health_top_features,
     retrain_on_health_alert: bool = DEFAULTS.retrain_on_health_alert,
+    reasons_top_share: float = DEFAULTS.reasons_top_share,
 ) -> NightlyReport:
     """The scheduled job for one score date: retrain if there is no champion or it is stale,
     then score every active employee and load the scores.
@@ -75,6 +76,8 @@ def nightly_pipeline(
             the drift alert watches.
         retrain_on_health_alert: Train (the promotion gate still decides) when the previous
             scored night recorded a health alert about the model that would score tonight.
+        reasons_top_share: Share of the night's highest risks (0 to 1; 0.10 = the top 10%)
+            whose three most risk-raising features are stored in score_reasons; 0: none.
     """
     day = resolve_date(score_date)
     health = HealthPolicy(auc_floor, health_auc_dates, health_psi_limit, health_top_features)
@@ -104,6 +107,7 @@ def nightly_pipeline(
         num_threads=num_threads,
         check_tables=False,
         min_answered_ratio=min_answered_ratio,
+        reasons_top_share=reasons_top_share,
     )
     publish_nightly_report_task(training, scoring)
     evaluate_past_scores_task(day, scoring)

@@ -1,5 +1,5 @@
-"""score-population: champion → feature snapshot → score every active employee → load
-condition_scores."""
+"""score-population: champion → feature snapshot → score every active employee (and the reasons
+of the top risk share) → load condition_scores and score_reasons."""
 
 from datetime import date
 
@@ -25,6 +25,7 @@ def score_population(
     num_threads: int = DEFAULTS.num_threads,
     check_tables: bool = True,
     min_answered_ratio: float = DEFAULTS.min_answered_ratio,
+    reasons_top_share: float = DEFAULTS.reasons_top_share,
 ) -> ScoringReport:
     """Score everyone active on a date with the champion and replace that date's rows in
     condition_scores. A date before the champion's training cut-off is scored by a model
@@ -38,6 +39,8 @@ def score_population(
             nightly-pipeline passes false: it has done both earlier in the same run.
         min_answered_ratio: Refuse a month whose answered share falls below this fraction of
             the median share of the months before it.
+        reasons_top_share: Share of the night's highest risks (0 to 1; 0.10 = the top 10%)
+            whose three most risk-raising features are stored in score_reasons; 0: none.
     """
     day = resolve_date(score_date)
     if check_tables:
@@ -48,6 +51,6 @@ def score_population(
     champion = require_model_for_date_task(day)  # no model scores its own past
     model = load_model_task(champion.stored)
     prepare_features_task(day, fingerprint)
-    scores = score_population_task(model, champion, day, chunk_rows, num_threads)
+    scores = score_population_task(model, champion, day, chunk_rows, num_threads, reasons_top_share)
     written = load_scores_task(scores)
     return publish_scoring_report_task(scores, written, champion)

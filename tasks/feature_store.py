@@ -162,6 +162,15 @@ def stream_scoring_frames(
                 yield check_frame(frame, "scoring frame", labelled=False)
 
 
+def count_scoring_rows(warehouse: Warehouse, score_date: date) -> int:
+    """How many rows stream_scoring_frames will yield for `score_date` (the scoring frame's own
+    SQL, counted in the warehouse): the night's population, known before it streams."""
+    sql = warehouse.sql("scoring_frame")
+    with friendly_errors("count the scoring frame"):
+        rows = warehouse.fetch("scoring_count", scoring_params(score_date), scoring_frame=sql)
+    return int(rows[0]["population"])
+
+
 def _since(started: float) -> float:
     return round(time.perf_counter() - started, 3)
 

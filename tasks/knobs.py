@@ -28,6 +28,9 @@ class Knobs:
     # Explicit: LightGBM's default OpenMP threading was measured 100x slower on a busy
     # 2-core machine than num_threads=1. The ECS deployments set 2 (2 vCPU).
     num_threads: int = 1
+    # reasons (score_reasons): the share of the night's highest risks whose top three
+    # contributing features are stored; 0 stores none (tasks/reasons.py)
+    reasons_top_share: float = 0.10
     # source checks: refuse a month whose answered share falls below this fraction of the
     # median share of the months before it (a month of blank answers scores everyone high)
     min_answered_ratio: float = 0.5

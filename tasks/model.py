@@ -97,6 +97,19 @@ class PulseModel:
         gains = self.booster.feature_importance(importance_type="gain")
         return {n: float(g) for n, g in zip(self.booster.feature_name(), gains, strict=True)}
 
+    def contributions(self, frame: pd.DataFrame, num_threads: int | None = None) -> np.ndarray:
+        """LightGBM's `pred_contrib` (TreeSHAP) of each row: one column per feature in model
+        order, then the bias; each row sums to the booster's raw score (log-odds). These explain
+        the booster, whatever `predict` then makes of its raw score. About 150x the cost of
+        `predict` per row: tasks/reasons.py calls it only for the rows that need it."""
+        width = len(self.feature_columns) + 1
+        if frame.empty:
+            return np.empty((0, width))
+        threads = num_threads or int(self.params.get("num_threads", 1))
+        matrix = model_matrix(frame, self.categories)
+        out = self.booster.predict(matrix, num_threads=threads, pred_contrib=True)
+        return np.asarray(out).reshape(len(frame), width)
+
     def to_bytes(self) -> bytes:
         document = {
             "format": FORMAT if self.calibrator is not None else FORMAT_UNCALIBRATED,

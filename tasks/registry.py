@@ -96,12 +96,25 @@ def _now() -> datetime:
 
 
 def ensure_result_tables(warehouse: Warehouse) -> None:
-    """Create condition_scores and model_registry if they do not exist, and add the history
-    columns to a model_registry created before them (idempotent)."""
+    """Create the result tables if they do not exist (and the latest_condition_scores view),
+    and add the history columns to a model_registry created before them (idempotent)."""
+    migrate_latest_view(warehouse)
     with friendly_errors("create result tables"), warehouse.transaction() as tx:
         tx.ensure_schema()
         tx.execute_script("create_result_tables")
     migrate_registry(warehouse)
+
+
+def migrate_latest_view(warehouse: Warehouse) -> bool:
+    """Drop a latest_condition_scores view from before its reasons columns, so that
+    create_result_tables.sql creates it anew (Redshift's CREATE OR REPLACE VIEW cannot add
+    columns). Grants on the old view go with it. Returns whether it was dropped."""
+    view = "latest_condition_scores"
+    if not warehouse.table_exists(view) or warehouse.column_exists(view, "reason_1"):
+        return False
+    with friendly_errors(f"migrate {view}"), warehouse.transaction() as tx:
+        tx.execute("latest_view_drop")
+    return True
 
 
 def migrate_registry(warehouse: Warehouse) -> list[str]:

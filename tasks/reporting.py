@@ -93,6 +93,19 @@ def comparison_table(
     ]
 
 
+def reasons_markdown(reasons: dict | None) -> str:
+    """The reasons' aggregates: how many employees got them, and how often each feature is the
+    first reason (counts per feature only, never an employee)."""
+    if not reasons:
+        return "| reasons | none stored (reasons_top_share 0) |\n"
+    first = ", ".join(f"`{name}` {n:,}" for name, n in list(reasons["first_reason"].items())[:5])
+    return (
+        f"| reasons (`score_reasons`) | {reasons['employees']:,} employees in the top "
+        f"{100 * reasons['top_share']:g}% of risk |\n"
+        f"| most frequent first reasons | {first or NONE_SHOWN} |\n"
+    )
+
+
 def scoring_markdown(report: ScoringReport) -> str:
     stats = report.stats
     total = max(report.rows, 1)
@@ -112,7 +125,7 @@ def scoring_markdown(report: ScoringReport) -> str:
 | median / p90 / p99 risk | {stats["p50"]:.3f} / {stats["p90"]:.3f} / {stats["p99"]:.3f} |
 | at or above 0.5 | {stats["high_risk"]:,} ({100 * stats["high_risk"] / total:.1f}%) |
 | written to | `{report.table}` in {report.where} |
-
+{reasons_markdown(stats.get("reasons"))}
 ## Risk score distribution
 
 | risk | employees | share |

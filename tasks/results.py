@@ -1,4 +1,4 @@
-"""Writing results: condition_scores, one score_date per transaction."""
+"""Writing results: condition_scores and score_reasons, one score_date per transaction."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from prefect.cache_policies import NONE
 from tasks.retries import IO_RETRIES, is_transient
 from tasks.scoring import ScoreFile
 from tasks.settings import get_settings
-from tasks.warehouse import Warehouse, friendly_errors, open_warehouse
+from tasks.warehouse import PartitionPart, Warehouse, friendly_errors, open_warehouse
 
 BATCH_ROWS = 100_000
 
@@ -26,15 +26,27 @@ def _batches(path: str) -> Iterator[pa.RecordBatch]:
 
 
 def load_scores(warehouse: Warehouse, scores: ScoreFile) -> int:
-    """Replace the score_date's rows with the file's rows: lock, delete, insert, verify count,
-    commit. A failure anywhere leaves the previous rows of that date untouched."""
-    return warehouse.replace_partition(
-        "condition_scores",
+    """Replace the score_date's rows of condition_scores and score_reasons with the files' rows,
+    in one transaction: lock, delete, insert, verify counts, commit. The date's reasons are
+    replaced even when there are none (they explained the scores being replaced). A failure
+    anywhere leaves both tables' previous rows of that date untouched."""
+    reasons = _batches(scores.reasons_path) if scores.reasons_path else iter(())
+    written = warehouse.replace_partitions(
         "score_date",
         scores.score_date,
-        _batches(scores.path),
-        expected_rows=scores.rows,
+        [
+            PartitionPart("condition_scores", _batches(scores.path), scores.rows),
+            PartitionPart("score_reasons", reasons, scores.reasons_rows),
+        ],
     )
+    return written["condition_scores"]
+
+
+def remove_files(scores: ScoreFile) -> None:
+    """The night's work files (scores and reasons): row data, removed once loaded or given up."""
+    Path(scores.path).unlink(missing_ok=True)
+    if scores.reasons_path:
+        Path(scores.reasons_path).unlink(missing_ok=True)
 
 
 def scored_dates(warehouse: Warehouse, start: date, end: date) -> set[date]:
@@ -52,16 +64,16 @@ def _last_attempt(error: BaseException) -> bool:
 
 @task(name="load-scores", cache_policy=NONE, **IO_RETRIES)
 def load_scores_task(scores: ScoreFile) -> int:
-    """Load the score file, then remove it; it is also removed when the load fails for good
-    (a retry needs it), so no employee scores stay in the work dir."""
+    """Load the score and reasons files, then remove them; they are also removed when the load
+    fails for good (a retry needs them), so no employee rows stay in the work dir."""
     try:
         with open_warehouse(get_settings()) as warehouse:
             warehouse.on_lock_wait = get_run_logger().warning
             written = load_scores(warehouse, scores)
     except BaseException as error:
         if not isinstance(error, Exception) or _last_attempt(error):
-            Path(scores.path).unlink(missing_ok=True)
+            remove_files(scores)
         raise
-    Path(scores.path).unlink(missing_ok=True)
+    remove_files(scores)
     get_run_logger().info("Loaded %d rows into condition_scores for %s", written, scores.score_date)
     return written

@@ -1,6 +1,7 @@
 """Scoring: stream the active population through the champion, chunk by chunk, into a local
-Parquet file. Memory is bounded by the chunk size, not the population; only aggregates of the
-scores (counts, histogram, quantiles) leave this module."""
+Parquet file (and the reasons of the night's top risk share into a second one: tasks/reasons.py).
+Memory is bounded by the chunk size, not the population; only aggregates of the scores (counts,
+histogram, quantiles, how many got reasons) leave this module."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tasks import work_dir
 from tasks.drift import DriftCounter
 from tasks.errors import PulsewatchError
 from tasks.model import PulseModel
+from tasks.reasons import ReasonsSpill
 
 SCORES_SCHEMA = pa.schema(
     [
@@ -77,6 +79,8 @@ class ScoreFile:
     score_date: date
     model_version: str
     stats: dict
+    reasons_path: str | None = None  # score_reasons rows, loaded with the scores
+    reasons_rows: int = 0
 
     @property
     def rows(self) -> int:
@@ -91,42 +95,103 @@ def score_to_file(
     flow_run_id: str | None,
     path: Path,
     num_threads: int | None = None,
+    reasons_top_share: float = 0.0,
+    population: int | None = None,
 ) -> ScoreFile:
     """Predict each frame and append it to a Parquet file; return where and aggregates. The
-    file is private (0600) and removed if anything fails; a full disk is one line."""
+    file is private (0600) and removed if anything fails; a full disk is one line.
+
+    With `reasons_top_share` > 0, the reasons of the night's top share go to a second private
+    file (tasks/reasons.py); `population` is then the number of rows `frames` will yield (it
+    bounds the candidates while they stream)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    spill = None
+    if reasons_top_share > 0:
+        if population is None:
+            raise ValueError("reasons need the population counted before scoring")
+        candidates = path.with_name(path.name.replace(".parquet", "-candidates.parquet"))
+        spill = ReasonsSpill(reasons_top_share, population, candidates, model.feature_columns)
     scored_at = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     stats = ScoreStats()
     # Drift is counted here, from the chunks scoring streams anyway, rather than binned in SQL
     # by a second pass over the population: numpy bin counts cost milliseconds per chunk, and
     # the bins come with the model in memory (tasks/drift.py).
     drift = DriftCounter.for_metrics(model.metrics)
-    with (
-        work_dir.removed_on_failure(path),
-        work_dir.create_private(path) as handle,
-        pq.ParquetWriter(handle, SCORES_SCHEMA) as writer,
-    ):
-        for frame in frames:
-            risk = model.predict(frame, num_threads)
-            stats.add(risk)
-            if drift is not None:
-                drift.add(frame, risk)
-            n = len(risk)
-            # built as Arrow directly: a pandas frame converted per chunk cost 0.17 s per 1M
-            # rows, this 0.01 s
-            columns = [
-                pa.repeat(pa.scalar(score_date, pa.date32()), n),
-                pa.array(frame["employee_id"].to_numpy(), pa.int64()),
-                pa.array(risk, pa.float64()),
-                pa.repeat(pa.scalar(model_version, pa.string()), n),
-                pa.repeat(pa.scalar(flow_run_id, pa.string()), n),
-                pa.repeat(pa.scalar(scored_at, pa.timestamp("us")), n),
-            ]
-            writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=SCORES_SCHEMA))
+    try:
+        with (
+            work_dir.removed_on_failure(path),
+            work_dir.create_private(path) as handle,
+            pq.ParquetWriter(handle, SCORES_SCHEMA) as writer,
+        ):
+            _score_chunks(
+                frames,
+                model,
+                score_date,
+                model_version,
+                flow_run_id,
+                num_threads,
+                scored_at,
+                writer,
+                stats,
+                drift,
+                spill,
+            )
+            reasons = (
+                spill.finish(model, score_date, model_version, flow_run_id, num_threads)
+                if spill is not None and stats.rows
+                else None
+            )
+    except BaseException:
+        if spill is not None:
+            spill.discard()
+        raise
     if stats.rows == 0:
         path.unlink(missing_ok=True)
         raise PulsewatchError(f"no active employees on {score_date}: nothing to score")
     summary = stats.summary()
     summary["psi"] = drift.psi() if drift is not None else None  # aggregates: one per feature
     summary["importance"] = model.gain_importance()  # what the health rules watch (tasks/health.py)
-    return ScoreFile(str(path), score_date, model_version, summary)
+    if reasons is not None:
+        summary["reasons"] = reasons.stats
+    return ScoreFile(
+        str(path),
+        score_date,
+        model_version,
+        summary,
+        reasons.path if reasons is not None else None,
+        reasons.rows if reasons is not None else 0,
+    )
+
+
+def _score_chunks(
+    frames: Iterable[pd.DataFrame],
+    model: PulseModel,
+    score_date: date,
+    model_version: str,
+    flow_run_id: str | None,
+    num_threads: int | None,
+    scored_at: pd.Timestamp,
+    writer: pq.ParquetWriter,
+    stats: ScoreStats,
+    drift: DriftCounter | None,
+    spill: ReasonsSpill | None,
+) -> None:
+    for frame in frames:
+        risk = model.predict(frame, num_threads)
+        stats.add(risk)
+        if spill is not None:
+            spill.add(frame, risk)
+        if drift is not None:
+            drift.add(frame, risk)
+        n = len(risk)
+        # built as Arrow directly: a pandas frame converted per chunk cost 0.17 s per 1M
+        # rows, this 0.01 s
+        columns = [
+            pa.repeat(pa.scalar(score_date, pa.date32()), n),
+            pa.array(frame["employee_id"].to_numpy(), pa.int64()),
+            pa.array(risk, pa.float64()),
+            pa.repeat(pa.scalar(model_version, pa.string()), n),
+            pa.repeat(pa.scalar(flow_run_id, pa.string()), n),
+            pa.repeat(pa.scalar(scored_at, pa.timestamp("us")), n),
+        ]
+        writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=SCORES_SCHEMA))

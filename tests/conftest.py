@@ -129,7 +129,8 @@ def pg(postgres_schema: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wareho
         conn.execute(
             sa.text(f"DROP VIEW IF EXISTS {warehouse.qualified('latest_condition_scores')}")
         )
-        for table in ("condition_scores", "model_registry", "survey_responses", "employees"):
+        tables = ("condition_scores", "score_reasons", "model_registry", "survey_responses")
+        for table in (*tables, "employees"):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {warehouse.qualified(table)}"))
     yield warehouse
     warehouse.close()

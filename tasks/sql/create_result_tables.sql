@@ -98,17 +98,62 @@ CREATE TABLE IF NOT EXISTS {health_breaches} (
     PRIMARY KEY (score_date, rule, feature)
 );
 
+-- Why each of a night's high-risk employees scored high (tasks/reasons.py): the (up to) three
+-- features with the largest positive LightGBM contributions (log-odds), for everyone at or above
+-- the night's top-share threshold. Row data, like condition_scores: it never leaves the
+-- warehouse. Written in the same transaction as the date's condition_scores (tasks/results.py).
+CREATE TABLE IF NOT EXISTS {score_reasons} (
+    score_date DATE NOT NULL,
+    employee_id BIGINT NOT NULL,
+    reason_rank INTEGER NOT NULL,
+    feature VARCHAR(64) NOT NULL,
+    feature_value VARCHAR(256),
+    contribution DOUBLE PRECISION NOT NULL,
+    model_version VARCHAR(64) NOT NULL,
+    flow_run_id VARCHAR(64),
+    PRIMARY KEY (score_date, employee_id, reason_rank)
+);
+
 -- What the product team queries: the rows of the latest score date, which by condition_scores'
--- contract hold exactly one row per employee active that night. Over condition_scores alone, so
--- it can be created before the source tables exist (join employees for the department).
--- score_reasons is not written yet: its top reasons will join here as extra columns at the end
--- (CREATE OR REPLACE VIEW may only append columns).
+-- contract hold exactly one row per employee active that night, with their reasons (NULL for an
+-- employee below the night's reasons threshold). Over the result tables alone, so it can be
+-- created before the source tables exist (join employees for the department). Its columns
+-- change only by appending (CREATE OR REPLACE VIEW on PostgreSQL); a view of older columns is
+-- dropped first (tasks/registry.py: migrate_latest_view; Redshift replaces only like for like).
 CREATE OR REPLACE VIEW {latest_condition_scores} AS
 SELECT
     s.score_date,
     s.employee_id,
     s.risk_score,
     s.model_version,
-    s.scored_at
+    s.scored_at,
+    r.reason_1,
+    r.reason_1_value,
+    r.reason_1_contribution,
+    r.reason_2,
+    r.reason_2_value,
+    r.reason_2_contribution,
+    r.reason_3,
+    r.reason_3_value,
+    r.reason_3_contribution
 FROM {condition_scores} AS s
+LEFT JOIN (
+    SELECT
+        x.score_date,
+        x.employee_id,
+        MAX(CASE WHEN x.reason_rank = 1 THEN x.feature END) AS reason_1,
+        MAX(CASE WHEN x.reason_rank = 1 THEN x.feature_value END) AS reason_1_value,
+        MAX(CASE WHEN x.reason_rank = 1 THEN x.contribution END) AS reason_1_contribution,
+        MAX(CASE WHEN x.reason_rank = 2 THEN x.feature END) AS reason_2,
+        MAX(CASE WHEN x.reason_rank = 2 THEN x.feature_value END) AS reason_2_value,
+        MAX(CASE WHEN x.reason_rank = 2 THEN x.contribution END) AS reason_2_contribution,
+        MAX(CASE WHEN x.reason_rank = 3 THEN x.feature END) AS reason_3,
+        MAX(CASE WHEN x.reason_rank = 3 THEN x.feature_value END) AS reason_3_value,
+        MAX(CASE WHEN x.reason_rank = 3 THEN x.contribution END) AS reason_3_contribution
+    FROM {score_reasons} AS x
+    WHERE x.score_date = (SELECT MAX(lr.score_date) FROM {condition_scores} AS lr)
+    GROUP BY x.score_date, x.employee_id
+) AS r
+    ON r.score_date = s.score_date
+   AND r.employee_id = s.employee_id
 WHERE s.score_date = (SELECT MAX(l.score_date) FROM {condition_scores} AS l);

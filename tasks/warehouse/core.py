@@ -24,8 +24,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -52,11 +52,13 @@ TABLES = (
     "health_breaches",
     "latest_condition_scores",
     "source_issues",
+    "score_reasons",
 )
 SOURCE_TABLES = ("employees", "survey_responses")
 # How lock messages name a table's partition ("waiting for the lock on score_date 2026-11-21").
 PARTITION_COLUMNS = {
     "condition_scores": "score_date",
+    "score_reasons": "score_date",
     "employee_features": "feature_month",
     "feature_snapshots": "feature_month",
 }
@@ -273,28 +275,38 @@ class Transaction:
         return rows.num_rows
 
 
-class PartitionWrite:
-    """The steps of one partition's replacement, in one transaction, as the template in
-    Warehouse.replace_partition runs them: lock, delete, append, count. This one runs them on
-    a SQLAlchemy transaction; a dialect whose bulk path uses another connection (PostgreSQL:
-    ADBC) brings its own."""
+@dataclass(frozen=True)
+class PartitionPart:
+    """One table's share of a partition replacement: its new rows (and, when known, how many
+    there must be)."""
 
-    def __init__(self, tx: Transaction, table: str, column: str, value: Any) -> None:
-        self.tx, self.table, self.column, self.value = tx, table, column, value
+    table: str
+    batches: Iterable[Batch]
+    expected_rows: int | None = None
+
+
+class PartitionWrite:
+    """The steps of one partition's replacement in one or more tables, in one transaction, as
+    the template in Warehouse.replace_partitions runs them: lock, delete, append, count (each
+    step for a named table). This one runs them on a SQLAlchemy transaction; a dialect whose
+    bulk path uses another connection (PostgreSQL: ADBC) brings its own."""
+
+    def __init__(self, tx: Transaction, column: str, value: Any) -> None:
+        self.tx, self.column, self.value = tx, column, value
         self.warehouse = tx.warehouse
 
-    def lock(self) -> None:
-        self.tx.lock_partition(self.table, self.value)
+    def lock(self, table: str) -> None:
+        self.tx.lock_partition(table, self.value)
 
-    def delete(self) -> None:
-        sql = self.warehouse.partition_sql("partition_delete", self.table, self.column)
+    def delete(self, table: str) -> None:
+        sql = self.warehouse.partition_sql("partition_delete", table, self.column)
         self.tx.connection.execute(sa.text(sql), {"value": self.value})
 
-    def append(self, staged: Any) -> int:
-        return self.warehouse._append_partition(self.tx, self.table, staged)
+    def append(self, table: str, staged: Any) -> int:
+        return self.warehouse._append_partition(self.tx, table, staged)
 
-    def count(self) -> int:
-        sql = self.warehouse.partition_sql("partition_count", self.table, self.column)
+    def count(self, table: str) -> int:
+        sql = self.warehouse.partition_sql("partition_count", table, self.column)
         return int(self.tx.connection.execute(sa.text(sql), {"value": self.value}).scalar_one())
 
 
@@ -514,15 +526,33 @@ class Warehouse:
         Lock the partition, delete it, append the batches, check the count; any failure rolls
         back and leaves the previous rows in place. Returns the number of rows written.
         """
-        with (
-            friendly_errors(f"write {table}"),
-            self._staged(table, value, batches) as staged,
-            self._partition_write(table, column, value) as write,
-        ):
-            write.lock()
-            write.delete()
-            written = write.append(staged)
-            verify_count(table, column, value, written, write.count(), expected_rows)
+        parts = [PartitionPart(table, batches, expected_rows)]
+        return self.replace_partitions(column, value, parts)[table]
+
+    def replace_partitions(
+        self, column: str, value: Any, parts: Sequence[PartitionPart]
+    ) -> dict[str, int]:
+        """Replace the rows with `column = value` in several tables, in ONE transaction (e.g. a
+        score date's condition_scores and its score_reasons): every table's partition is locked
+        (in the order given: every writer names the tables in the same order), then each is
+        deleted, appended to and its count checked. A failure in any table rolls back all of
+        them: each keeps its previous rows of that partition. Returns rows written per table."""
+        tables = [part.table for part in parts]
+        if not tables or len(set(tables)) != len(tables):
+            raise ValueError(f"replace_partitions: tables must be distinct and given: {tables}")
+        written: dict[str, int] = {}
+        with friendly_errors(f"write {' and '.join(tables)}"), ExitStack() as stack:
+            staged = [stack.enter_context(self._staged(p.table, value, p.batches)) for p in parts]
+            write = stack.enter_context(self._partition_write(column, value))
+            for table in tables:
+                write.lock(table)
+            for part, rows in zip(parts, staged, strict=True):
+                write.delete(part.table)
+                written[part.table] = write.append(part.table, rows)
+                stored = write.count(part.table)
+                verify_count(
+                    part.table, column, value, written[part.table], stored, part.expected_rows
+                )
         return written
 
     @contextmanager
@@ -532,9 +562,9 @@ class Warehouse:
         yield batches
 
     @contextmanager
-    def _partition_write(self, table: str, column: str, value: Any) -> Iterator[PartitionWrite]:
+    def _partition_write(self, column: str, value: Any) -> Iterator[PartitionWrite]:
         with self.transaction() as tx:
-            yield PartitionWrite(tx, table, column, value)
+            yield PartitionWrite(tx, column, value)
 
     def _append_partition(self, tx: Transaction, table: str, staged: Any) -> int:
         """Append the staged batches inside the write's transaction; returns the rows written."""

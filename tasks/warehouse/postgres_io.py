@@ -113,40 +113,35 @@ class AdbcPartitionWrite(PartitionWrite):
     warehouse: PostgresWarehouse
 
     def __init__(
-        self,
-        warehouse: PostgresWarehouse,
-        cursor: Any,
-        table: str,
-        column: str,
-        value: Any,
-        counter: _Counter,
+        self, warehouse: PostgresWarehouse, cursor: Any, column: str, value: Any, counter: _Counter
     ) -> None:
         self.warehouse, self.cursor, self.counter = warehouse, cursor, counter
-        self.table, self.column, self.value = table, column, value
+        self.column, self.value = column, value
 
-    def _run(self, name: str) -> None:
-        sql = self.warehouse.partition_sql(name, self.table, self.column)
+    def _run(self, name: str, table: str) -> None:
+        sql = self.warehouse.partition_sql(name, table, self.column)
         self.cursor.execute(*positional(sql, {"value": self.value}, NUMERIC_DOLLAR))
 
-    def lock(self) -> None:
+    def lock(self, table: str) -> None:
         def run(sql: str, params: dict[str, Any]) -> None:
             self.cursor.execute(*positional(sql, params, NUMERIC_DOLLAR))
 
-        self.warehouse.acquire(run, self.table, self.value)
+        self.warehouse.acquire(run, table, self.value)
 
-    def delete(self) -> None:
-        self._run("partition_delete")
+    def delete(self, table: str) -> None:
+        self._run("partition_delete", table)
 
-    def append(self, staged: Iterable[Batch]) -> int:
+    def append(self, table: str, staged: Iterable[Batch]) -> int:
+        before = self.counter.rows  # one counter per transaction: its rows grow table by table
         reader = _one_stream(staged, self.counter)
         if reader is not None:
             self.cursor.adbc_ingest(
-                self.table, reader, mode="append", db_schema_name=self.warehouse.schema
+                table, reader, mode="append", db_schema_name=self.warehouse.schema
             )
-        return self.counter.rows
+        return self.counter.rows - before
 
-    def count(self) -> int:
-        self._run("partition_count")
+    def count(self, table: str) -> int:
+        self._run("partition_count", table)
         return int(self.cursor.fetchone()[0])
 
 
@@ -203,13 +198,13 @@ class PostgresWarehouse(Warehouse):
             cursor.close()
 
     @contextmanager
-    def _partition_write(self, table: str, column: str, value: Any) -> Iterator[PartitionWrite]:
+    def _partition_write(self, column: str, value: Any) -> Iterator[PartitionWrite]:
         """One ADBC transaction: concurrent writers of the same partition wait for its lock."""
         counter = _Counter()
         with connect(self) as conn:
             try:
                 with conn.cursor() as cursor:
-                    yield AdbcPartitionWrite(self, cursor, table, column, value, counter)
+                    yield AdbcPartitionWrite(self, cursor, column, value, counter)
                 conn.commit()
             except BaseException as error:
                 # On a lost connection the rollback fails too; raise the error that broke the

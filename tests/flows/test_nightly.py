@@ -12,7 +12,13 @@ from flows.score import score_population
 from flows.train import train_model
 from tasks.dates import feature_month_for
 from tasks.errors import DataContractError, NoChampionError, WarehouseError
-from tests.support.flow_checks import active_employees, registry, risk_by_employee, score_rows
+from tests.support.flow_checks import (
+    active_employees,
+    reasons_by_employee,
+    registry,
+    risk_by_employee,
+    score_rows,
+)
 
 pytestmark = pytest.mark.flow
 DAY = date(2026, 11, 20)
@@ -33,6 +39,20 @@ def test_nightly_trains_scores_and_is_idempotent(demo_warehouse):
     assert score_rows(demo_warehouse, DAY) == (active, active)
     assert risk_by_employee(demo_warehouse, DAY) == before
     assert list(registry(demo_warehouse).values()) == ["champion"]
+    # reasons: the top decile of the night's risks (ties at the threshold included), written
+    # with the scores, the same rows again on the second run
+    reasons = reasons_by_employee(demo_warehouse, DAY)
+    top = sorted(before.values(), reverse=True)
+    k = -(-active // 10)
+    explained = second.scoring.stats["reasons"]["selected"]
+    assert explained == sum(r >= top[k - 1] for r in top) >= k
+    assert min(before[e] for e in reasons) >= top[k - 1]
+    assert len(reasons) == second.scoring.stats["reasons"]["employees"] > 0.9 * k
+    assert all(1 <= len(features) <= 3 for features in reasons.values())
+    # a night re-scored without reasons takes the date's old reasons with its old scores
+    score_population(score_date=DAY, reasons_top_share=0.0)
+    assert reasons_by_employee(demo_warehouse, DAY) == {}
+    assert score_rows(demo_warehouse, DAY) == (active, active)
 
 
 async def _task_run_names(root_id) -> list[str]:

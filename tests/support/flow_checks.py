@@ -43,3 +43,16 @@ def risk_by_employee(warehouse: Warehouse, day: date) -> dict[int, float]:
     )
     with warehouse.engine.connect() as conn:
         return {int(e): float(r) for e, r in conn.execute(sa.text(query), {"d": day}).all()}
+
+
+def reasons_by_employee(warehouse: Warehouse, day: date) -> dict[int, list[str]]:
+    """Each employee's reasons (features by rank) stored for a score date."""
+    query = (
+        f"SELECT employee_id, reason_rank, feature FROM {warehouse.qualified('score_reasons')} "
+        "WHERE score_date = :d ORDER BY employee_id, reason_rank"
+    )
+    out: dict[int, list[str]] = {}
+    with warehouse.engine.connect() as conn:
+        for employee, _, feature in conn.execute(sa.text(query), {"d": day}).all():
+            out.setdefault(int(employee), []).append(feature)
+    return out

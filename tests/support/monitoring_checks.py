@@ -14,7 +14,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from tasks.dates import feature_month_for, label_window
 from tasks.demo_data import DemoSpec, write_demo_data
-from tasks.feature_store import prepare_features, stream_scoring_frames
+from tasks.feature_store import count_scoring_rows, prepare_features, stream_scoring_frames
 from tasks.features import TrainingWindow, extract_training_frame, feature_sql
 from tasks.monitoring import evaluate_past_scores, evaluate_score_dates, write_drift
 from tasks.registry import ensure_result_tables
@@ -207,6 +207,8 @@ def check_demo_realized_auc(warehouse: Warehouse, work: Path) -> None:
             day,
             "r",
             work / f"{day}.parquet",
+            reasons_top_share=0.1,
+            population=count_scoring_rows(warehouse, day),
         )
         load_scores(warehouse, scores)
     evaluation = evaluate_past_scores(warehouse, TONIGHT)
@@ -240,6 +242,16 @@ def check_readme_queries(warehouse: Warehouse) -> None:
     )
     sales = latest[(latest["department"] == "Sales") & (latest["risk_score"] >= 0.3)]
     assert sorted(at_risk["employee_id"]) == sorted(sales["employee_id"]) and len(sales) > 0
+    assert at_risk["risk_score"].is_monotonic_decreasing
+    explained = at_risk.dropna(subset=["reason_1"])
+    assert len(explained) > 0  # the top decile's reasons, from score_reasons
+    reasons = select(warehouse, "score_reasons")
+    dates = pd.to_datetime(reasons["score_date"])
+    reasons = reasons[dates == dates.max()]
+    first = reasons[reasons["reason_rank"] == 1].set_index("employee_id")["feature"]
+    assert explained.set_index("employee_id")["reason_1"].to_dict() == {
+        e: first[e] for e in explained["employee_id"]
+    }
     assert len(changed) == 20 and changed["change"].is_monotonic_decreasing
     before = select(warehouse, "condition_scores")
     before = before[pd.to_datetime(before["score_date"]).dt.date == date(2026, 9, 15)]

@@ -163,6 +163,10 @@ def redshift_statements() -> dict[str, str]:
             wh.sql("registry_add_column", column=column, column_type=column_type), {}, dialect
         )
     out["feature_snapshot_insert"] = sent_as(snapshot_build_sql(wh), feature_params(month), dialect)
+    out["scoring_count"] = sent_as(
+        wh.sql("scoring_count", scoring_frame=wh.sql("scoring_frame")), scoring_params(DAY), dialect
+    )
+    out["latest_view_drop"] = sent_as(wh.sql("latest_view_drop"), {}, dialect)
     out |= monitoring_statements(wh)
     out["source_issues_insert"] = sent_as(
         wh.sql("source_issues_insert", failures=wh.sql("source_failures")),
@@ -175,6 +179,7 @@ def redshift_statements() -> dict[str, str]:
         for n, statement in enumerate(split_statements(wh.sql(name))):
             out[f"{name}[{n}]"] = sent_as(statement, {"feature_month": month}, dialect)
     target, stage = wh.qualified("condition_scores"), wh.quote("pw_stage_0123456789ab")
+    reasons = wh.qualified("score_reasons")
     for name in ("partition_delete", "partition_count"):
         sql = wh.partition_sql(name, "condition_scores", "score_date")
         out[name] = sent_as(sql, {"value": DAY}, dialect)
@@ -184,6 +189,22 @@ def redshift_statements() -> dict[str, str]:
         "replace_partition COPY": copy_sql(stage, f"{STAGING}/load/x/", ROLE),
         "replace_partition INSERT": f"INSERT INTO {target} SELECT * FROM {stage}",
         "replace_partition DROP": f"DROP TABLE {stage}",
+        # score_reasons: replaced in the same transaction as condition_scores (load_scores)
+        "replace_partitions LOCK score_reasons": f"LOCK {reasons}",
+        "replace_partitions CREATE TEMP TABLE score_reasons": (
+            f"CREATE TEMP TABLE {stage} (LIKE {reasons})"
+        ),
+        "replace_partitions INSERT score_reasons": f"INSERT INTO {reasons} SELECT * FROM {stage}",
+        "replace_partitions partition_delete score_reasons": sent_as(
+            wh.partition_sql("partition_delete", "score_reasons", "score_date"),
+            {"value": DAY},
+            dialect,
+        ),
+        "replace_partitions partition_count score_reasons": sent_as(
+            wh.partition_sql("partition_count", "score_reasons", "score_date"),
+            {"value": DAY},
+            dialect,
+        ),
         "staging_probe_table": wh.sql("staging_probe_table", stage=stage),  # doctor
         "staging_probe_count": wh.sql("staging_probe_count", stage=stage),
         "staging_probe_drop": wh.sql("staging_probe_drop", stage=stage),

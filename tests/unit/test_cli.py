@@ -47,6 +47,11 @@ def pulsewatch(*args: str, **env: str) -> subprocess.CompletedProcess:
             "(each date its own run); run here, dates go one at a time (use 1)",
         ),
         (
+            ["score", "--reasons-top-share", "1.5"],
+            {},
+            "pulsewatch: --reasons-top-share: must be a share between 0 and 1 (got 1.5)",
+        ),
+        (
             ["demo-data", "--employees", "0"],
             {},
             "pulsewatch: --employees: must be at least 1 (got 0)",

@@ -109,6 +109,17 @@ def test_scoring_markdown_shows_aggregates_and_every_decile():
     assert "| written to | `main.condition_scores` in duckdb |" in text
     assert "| 0.0 to 0.1 | 100 | 50.0% |" in text
     assert "| 0.9 to 1.0 | 1 | 0.5% |" in text
+    assert "| reasons | none stored (reasons_top_share 0) |" in text
+
+
+def test_scoring_markdown_reasons_are_counts_per_feature():
+    reasons = {"top_share": 0.1, "employees": 19, "first_reason": {"health_score": 12, "x": 7}}
+    stats = {**STATS, "reasons": reasons}
+    text = scoring_markdown(
+        ScoringReport(date(2026, 11, 20), "m-1", 0.7, 200, stats, "main.condition_scores", "d")
+    )
+    assert "| reasons (`score_reasons`) | 19 employees in the top 10% of risk |" in text
+    assert "| most frequent first reasons | `health_score` 12, `x` 7 |" in text
     assert text.count("\n| 0.") == 10  # one line per decile
 
 

@@ -1,0 +1,170 @@
+"""Issue 17 item 4: the cost of reasons (score_reasons) on a 1M-employee scoring night.
+
+On the local PostgreSQL, in one run: the scoring night's floor (read the snapshot-joined
+scoring frame, predict, write the score file, load it: postgres_io.step_score_direct's path,
+no orchestration) without reasons (reasons_top_share=0) and with the default top share,
+interleaved, each in a fresh child process. The champion is trained on a separate 100k x 24
+months demo schema (as postgres_io does). `python -m benchmarks.reasons` runs it alone.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from benchmarks import postgres_io as pio
+
+LARGE_SCHEMA, SMALL_SCHEMA = "pw_bench_reasons_large", "pw_bench_reasons_small"
+ROUNDS = 1  # each variant runs this often, alternating (a night with reasons takes minutes)
+
+
+def child(step: str, schema: str, folder: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.reasons", step, schema, folder],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=pio._env(schema, folder),
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def step_champion(schema: str, folder: str) -> dict:
+    """Train on the small schema and register the model as champion in `schema`."""
+    from tasks.features import TrainingWindow, extract_training_frame
+    from tasks.model_store import model_store, save_model
+    from tasks.promotion import PromotionPolicy, decide
+    from tasks.registry import ensure_result_tables, record_model
+    from tasks.settings import get_settings
+    from tasks.training import TrainingConfig, fit_model
+    from tasks.warehouse import open_warehouse, warehouse_for_url
+
+    with warehouse_for_url(pio.PG_URL, SMALL_SCHEMA) as small:
+        frame = extract_training_frame(small, TrainingWindow.ending(pio.DAY, 18))
+    model = fit_model(frame, TrainingConfig(num_threads=pio.THREADS), pio.DAY)
+    stored = save_model(model_store(get_settings()), model, "bench-champion")
+    with open_warehouse(get_settings()) as warehouse:
+        ensure_result_tables(warehouse)
+        decision = decide(model.metrics["auc"], None, PromotionPolicy(0.5))
+        record_model(warehouse, stored, model, decision, None, None)
+    return {"auc": model.metrics["auc"], "rows": len(frame)}
+
+
+def step_night(schema: str, folder: str, share: float) -> dict:
+    """The floor of a scoring night (postgres_io.step_score_direct) with `share` of reasons;
+    the population count that reasons need is part of the timed night."""
+    from tasks.feature_store import count_scoring_rows, prepare_features, stream_scoring_frames
+    from tasks.model_store import load_model, model_store
+    from tasks.registry import read_champion
+    from tasks.results import load_scores, remove_files
+    from tasks.scoring import score_to_file
+    from tasks.settings import get_settings
+    from tasks.warehouse import open_warehouse
+
+    with open_warehouse(get_settings()) as warehouse, warehouse.engine.begin() as conn:
+        for table in ("condition_scores", "score_reasons"):  # a new date: nothing to replace
+            conn.execute(sa.text(f"TRUNCATE {warehouse.qualified(table)}"))
+    started = time.perf_counter()
+    with open_warehouse(get_settings()) as warehouse:
+        champion = read_champion(warehouse)
+        model = load_model(model_store(get_settings()), champion.stored)
+        prepare_features(warehouse, pio.DAY)
+        population = count_scoring_rows(warehouse, pio.DAY) if share > 0 else None
+        counted = time.perf_counter() - started
+        result = score_to_file(
+            stream_scoring_frames(warehouse, pio.DAY, 50_000),
+            model,
+            champion.model_version,
+            pio.DAY,
+            None,
+            Path(folder, f"scores-{share}.parquet"),
+            pio.THREADS,
+            reasons_top_share=share,
+            population=population,
+        )
+        scored = time.perf_counter() - started
+        written = load_scores(warehouse, result)
+    seconds = time.perf_counter() - started
+    remove_files(result)
+    reasons = result.stats.get("reasons") or {}
+    return {
+        "rows": written,
+        "seconds": seconds,
+        "ready_s": counted,  # model loaded, snapshot checked, population counted
+        "score_s": scored,
+        "reasons_employees": reasons.get("employees", 0),
+        "reasons_rows": result.reasons_rows,
+        "candidates_spilled": reasons.get("spilled", 0),
+        "peak_rss_mb": pio.peak_rss_mb(),
+    }
+
+
+def run() -> dict:
+    """Both nights measured in one run; returns the seconds and their ratio."""
+    from tasks.knobs import DEFAULTS
+
+    folder = tempfile.mkdtemp(prefix="pw-bench-reasons-")
+    results: dict = {"top_share": DEFAULTS.reasons_top_share}
+    try:
+        for schema in (LARGE_SCHEMA, SMALL_SCHEMA):
+            pio.reset_schema(schema)
+        results["demo_large"] = child("demo-large", LARGE_SCHEMA, folder)
+        results["demo_small"] = child("demo-small", SMALL_SCHEMA, folder)
+        results["champion"] = child("champion", LARGE_SCHEMA, folder)
+        results["prepare"] = child("prepare", LARGE_SCHEMA, folder)
+        pio.settle(LARGE_SCHEMA, SMALL_SCHEMA)
+        runs: dict[str, list[dict]] = {"without": [], "with": []}
+        for _ in range(ROUNDS):
+            runs["without"].append(child("night_without", LARGE_SCHEMA, folder))
+            runs["with"].append(child("night_with", LARGE_SCHEMA, folder))
+        for name, measured in runs.items():
+            middle = sorted(measured, key=lambda m: m["seconds"])[len(measured) // 2]
+            results[f"night_{name}_reasons"] = {
+                **middle,
+                "runs_s": [m["seconds"] for m in measured],
+            }
+        ratio = (
+            results["night_with_reasons"]["seconds"] / results["night_without_reasons"]["seconds"]
+        )
+        results["with_vs_without"] = round(ratio, 2)
+        results["target"] = 1.25
+        results["within_target"] = ratio <= 1.25
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        engine = sa.create_engine(pio.PG_URL)
+        with engine.begin() as conn:
+            for schema in (LARGE_SCHEMA, SMALL_SCHEMA):
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+    return results
+
+
+def _default_share() -> float:
+    from tasks.knobs import DEFAULTS
+
+    return DEFAULTS.reasons_top_share
+
+
+STEPS = {
+    "demo-large": lambda s, f: pio.step_demo(s, pio.LARGE, 7),
+    "demo-small": lambda s, f: pio.step_demo(s, pio.SMALL, 24),
+    "champion": step_champion,
+    "prepare": pio.step_prepare,
+    "night_without": lambda s, f: step_night(s, f, 0.0),
+    "night_with": lambda s, f: step_night(s, f, _default_share()),
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) == 1:
+        print(json.dumps(run(), indent=2))
+        sys.exit(0)
+    step, schema, folder = sys.argv[1:4]
+    result = STEPS[step](schema, folder)
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
