@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.cli  # the real console script, one process per call
 CLI = str(Path(sys.executable).with_name("pulsewatch"))
 
 

@@ -292,6 +292,7 @@ def test_kind_dispatch_is_found(tmp_path):
 @pytest.mark.parametrize(
     "module", ["tasks.training", "tasks.features", "tasks.scoring", "tasks.knobs"]
 )
+@pytest.mark.cli
 def test_plain_logic_imports_without_prefect(module):
     """The logic modules are plain functions (their @task wrappers live in
     tasks/prefect_tasks/): importable and testable without Prefect."""
