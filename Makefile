@@ -19,7 +19,7 @@ REDSHIFT_CLUSTER ?=
 REDSHIFT_WORKGROUP_ID ?=
 PREFECT_API_URL ?=
 
-.PHONY: run test test-all test-unit test-flow test-integration test-redshift lint audit bench bench-profile lock \
+.PHONY: run test test-all test-unit test-cli test-flow test-integration test-redshift lint audit bench bench-profile lock \
         clean help demo-alerts infra-lint infra-deploy deploy deploy-local ecs-pool ui-check chromium
 
 help:
@@ -70,6 +70,9 @@ test-all: $(STAMP)
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -m unit $(PYTEST_PARALLEL)
+
+test-cli: $(STAMP)
+	$(BIN)/pytest -m cli $(PYTEST_PARALLEL)
 
 test-flow: $(STAMP)
 	$(BIN)/pytest -m flow $(PYTEST_PARALLEL)

@@ -21,6 +21,10 @@ def top_scores_sql(table: str, score_date: date, limit: int = TOP) -> str:
     )
 
 
+def _waiting(path: str) -> None:
+    print(f"pulsewatch look: {path} is being written; waiting for it", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     from tasks.dates import parse_date
     from tasks.errors import PulsewatchError
@@ -35,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parts = [validate_identifier(p.strip('"'), "table") for p in table.split(".")]
         quoted = ".".join(f'"{p}"' for p in parts)
-        print(show_read_only(path, top_scores_sql(quoted, parse_date(day, "date"))))
+        sql = top_scores_sql(quoted, parse_date(day, "date"))
+        print(show_read_only(path, sql, on_wait=lambda: _waiting(path)))
     except (PulsewatchError, ValueError) as error:
         print(f"pulsewatch look: {error}", file=sys.stderr)
         return 2

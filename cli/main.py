@@ -107,14 +107,15 @@ def demo_data(
     ] = None,
 ) -> None:
     """Write synthetic source tables into the configured warehouse (replacing earlier demo data)."""
+    _positive(employees, "--employees")
+    if months < 2:
+        raise PulsewatchError(f"--months: must be at least 2 (got {months})")
+    last_month = _date(end_month, "--end-month")
     from tasks.demo_data import DemoSpec, write_demo_data
     from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
-    _positive(employees, "--employees")
-    if months < 2:
-        raise PulsewatchError(f"--months: must be at least 2 (got {months})")
-    spec = DemoSpec(employees, months, seed, _date(end_month, "--end-month"))
+    spec = DemoSpec(employees, months, seed, last_month)
     with open_warehouse(get_settings()) as warehouse:
         summary = write_demo_data(warehouse, spec)
         where = warehouse.where()
@@ -220,11 +221,11 @@ def backfill_command(
     date_range(first, last)
     if reprocess not in ("missing", "all"):
         raise PulsewatchError(f"--reprocess: {reprocess!r} is not one of: missing, all")
-    from cli.summary import backfill_summary
-    from flows.backfill import backfill
     from tasks.backfill import Reprocess, check_max_parallel
 
     check_max_parallel(max_parallel, in_deployment=False, option="--max-parallel")
+    from cli.summary import backfill_summary
+    from flows.backfill import backfill
 
     check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()

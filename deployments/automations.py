@@ -53,7 +53,7 @@ _STARTED = ("Running", *_LEFT_RUNNING)
 _PICKED_UP = ("Pending", *_STARTED)
 
 
-# The runs a backfill starts (tasks/backfill.py:fan_out_to_deployment) are named
+# The runs a backfill starts (tasks/prefect_tasks/backfill.py:fan_out_to_deployment) are named
 # backfill-YYYY-MM-DD; the backfill run itself reports their failures in one message, so they
 # are left out of every run trigger. Prefect's resource matching takes '!' as "does not match"
 # (prefect/server/events/schemas/events.py:matches). Tags cannot do this: a related-resource

@@ -6,15 +6,17 @@ from prefect import flow
 
 from flows.nightly import nightly_pipeline
 from tasks.backfill import (
-    BackfillProgress,
     BackfillReport,
     NightlyDeployment,
     Reprocess,
     check_max_parallel,
+    run_in_process,
+)
+from tasks.prefect_tasks.backfill import (
+    BackfillProgress,
     fan_out_to_deployment,
     finish_backfill_task,
     plan_backfill_task,
-    run_in_process,
     running_in_deployment,
 )
 from tasks.run_names import backfill_run_name

@@ -6,8 +6,9 @@ from prefect import flow
 
 from tasks.dates import resolve_date
 from tasks.knobs import DEFAULTS
-from tasks.model_store import load_incumbent_task, save_model_task
 from tasks.prefect_tasks.features import check_source_tables_task, extract_training_frame_task
+from tasks.prefect_tasks.model_store import load_incumbent_task, save_model_task
+from tasks.prefect_tasks.source_checks import check_source_data_task
 from tasks.prefect_tasks.training import (
     evaluate_champion_task,
     fit_model_task,
@@ -26,7 +27,6 @@ from tasks.reporting import (
     publish_training_report_task,
 )
 from tasks.run_names import train_run_name
-from tasks.source_checks import check_source_data_task
 from tasks.training import TrainingConfig
 
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-
 from tasks.errors import PulsewatchError
 
 DEFAULT_TIMEZONE = "Asia/Tokyo"  # the nightly deployment's schedule timezone
@@ -26,8 +24,10 @@ HISTORY_MONTHS = 6  # the longest trailing window in features.sql
 
 
 def add_months(month: date, months: int) -> date:
-    """First day of the month `months` after `month`'s month."""
-    return (pd.Timestamp(month.replace(day=1)) + pd.DateOffset(months=months)).date()
+    """First day of the month `months` after `month`'s month (plain arithmetic: the CLI imports
+    the calendar at start-up, before pandas is needed)."""
+    year, index = divmod(month.year * 12 + month.month - 1 + months, 12)
+    return date(year, index + 1, 1)
 
 
 def feature_month_for(score_date: date) -> date:
@@ -120,8 +120,8 @@ def business_today(timezone: str = DEFAULT_TIMEZONE) -> date:
     return datetime.now(ZoneInfo(timezone)).date()
 
 
-# Dates the calendar can compute windows for (pandas timestamps end in 2262; years of history
-# are read before a date): anything else is a typo.
+# Dates the calendar can compute windows for (pandas timestamps, used by the frames, end in 2262;
+# years of history are read before a date): anything else is a typo.
 FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2199, 12, 31)
 
 

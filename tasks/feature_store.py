@@ -23,15 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pandas as pd
-from prefect import get_run_logger, task
-from prefect.cache_policies import NONE
 
 from tasks.contract import check_frame
-from tasks.dates import HISTORY_MONTHS, feature_month_for, feature_params, scoring_params
+from tasks.dates import feature_month_for, feature_params, scoring_params
 from tasks.errors import WarehouseError
 from tasks.features import feature_sql
-from tasks.retries import IO_RETRIES
-from tasks.settings import get_settings
 from tasks.source_checks import (
     SourceWindow,
     check_duplicate_keys,
@@ -39,7 +35,7 @@ from tasks.source_checks import (
     profile_source,
 )
 from tasks.source_issues import issues_recorded
-from tasks.warehouse import Transaction, Warehouse, friendly_errors, open_warehouse
+from tasks.warehouse import Transaction, Warehouse, friendly_errors
 
 TABLE = "employee_features"
 RECORDS = "feature_snapshots"
@@ -173,22 +169,3 @@ def count_scoring_rows(warehouse: Warehouse, score_date: date) -> int:
 
 def _since(started: float) -> float:
     return round(time.perf_counter() - started, 3)
-
-
-@task(name="prepare-features", cache_policy=NONE, **IO_RETRIES)
-def prepare_features_task(score_date: date, fingerprint: str | None = None) -> FeatureSnapshot:
-    from prefect.runtime import flow_run
-
-    with open_warehouse(get_settings()) as warehouse:
-        snapshot = prepare_features(warehouse, score_date, flow_run.id, fingerprint)
-    if snapshot.warning:
-        get_run_logger().warning("Feature snapshot: %s", snapshot.warning)
-    get_run_logger().info(
-        "Features of %s for %d employees: %s in %.1f s (%d months of survey rows)",
-        snapshot.feature_month.strftime("%Y-%m"),
-        snapshot.employees,
-        "rebuilt from changed source rows" if snapshot.built else "snapshot current",
-        snapshot.seconds,
-        HISTORY_MONTHS,
-    )
-    return snapshot

@@ -13,16 +13,14 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
-
-from prefect import get_run_logger, task
-from prefect.cache_policies import NONE
+from typing import TYPE_CHECKING, Protocol
 
 from tasks import s3
 from tasks.errors import ConfigError, ModelStoreError
-from tasks.model import PulseModel
-from tasks.retries import IO_RETRIES
-from tasks.settings import Settings, get_settings
+from tasks.settings import Settings
+
+if TYPE_CHECKING:  # LightGBM is imported when a model is loaded (doctor, the CLI do not)
+    from tasks.model import PulseModel
 
 ARTIFACT_NAME = "model.json"
 
@@ -135,33 +133,9 @@ def load_model(store: ModelStore, stored: StoredModel) -> PulseModel:
             f"model {stored.version}: checksum mismatch for {stored.uri} "
             f"(registry {stored.sha256[:12]}, artifact {actual[:12]})"
         )
+    from tasks.model import PulseModel
+
     try:
         return PulseModel.from_bytes(payload)
     except (ValueError, KeyError) as error:
         raise ModelStoreError(f"model {stored.version}: unreadable artifact ({error})") from None
-
-
-@task(name="save-model", persist_result=False, cache_policy=NONE, **IO_RETRIES)
-def save_model_task(model: PulseModel) -> StoredModel:
-    return save_model(model_store(get_settings()), model, new_version())
-
-
-@task(name="load-model", persist_result=False, cache_policy=NONE, **IO_RETRIES)
-def load_model_task(stored: StoredModel) -> PulseModel:
-    return load_model(model_store(get_settings()), stored)
-
-
-@task(name="load-incumbent", persist_result=False, cache_policy=NONE, **IO_RETRIES)
-def load_incumbent_task(
-    stored: StoredModel, role: str = "champion"
-) -> tuple[PulseModel | None, str]:
-    """The model a candidate must not be worse than, or (None, why there is none). A damaged
-    or missing artifact does not block training: the candidate is then gated on the AUC
-    floor alone, with a warning saying why (a promoted candidate replaces the damaged model).
-    `role` names the incumbent in messages ("champion", or e.g. "challenger model")."""
-    try:
-        return load_model(model_store(get_settings()), stored), ""
-    except ModelStoreError as error:
-        why = f"the {role} {stored.version} is unusable ({error})"
-        get_run_logger().warning("%s: the candidate is gated on the AUC floor alone", why)
-        return None, why

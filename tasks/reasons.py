@@ -53,9 +53,9 @@ REASONS_SCHEMA = pa.schema(
     [
         ("score_date", pa.date32()),
         ("employee_id", pa.int64()),
-        ("reason_rank", pa.int32()),
+        ("rank", pa.int32()),
         ("feature", pa.string()),
-        ("feature_value", pa.string()),
+        ("value", pa.string()),
         ("contribution", pa.float64()),
         ("model_version", pa.string()),
         ("flow_run_id", pa.string()),
@@ -275,7 +275,7 @@ class ReasonsSpill:
                 writer.write_table(table)
                 rows += table.num_rows
                 selected += len(frame)
-                ranks = table.column("reason_rank").to_numpy()
+                ranks = table.column("rank").to_numpy()
                 first.update(np.asarray(table.column("feature"))[ranks == 1].tolist())
         stats.update(
             employees=sum(first.values()),  # with at least one reason (one first reason each)

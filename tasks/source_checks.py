@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
-from prefect import get_run_logger, task
-from prefect.cache_policies import NONE
 
 from tasks.dates import (
     TrainingWindow,
@@ -35,8 +33,6 @@ from tasks.dates import (
     scoring_history,
 )
 from tasks.errors import DataContractError
-from tasks.retries import IO_RETRIES
-from tasks.settings import get_settings
 from tasks.source_issues import (
     KeyedContractError,
     current_run_id,
@@ -45,7 +41,7 @@ from tasks.source_issues import (
     record_source_failures,
     where_to_look,
 )
-from tasks.warehouse import Warehouse, friendly_errors, open_warehouse
+from tasks.warehouse import Warehouse, friendly_errors
 
 # table -> column -> expected kind ("integer", "number", "date", "text")
 SOURCE_COLUMNS: dict[str, dict[str, str]] = {
@@ -405,24 +401,3 @@ def check_source_data(
         check_months(window, profile)
         check_answered(window, profile, min_answered_ratio)
     return fingerprint_of(profile)
-
-
-@task(name="check-source-data", cache_policy=NONE, **IO_RETRIES)
-def check_source_data_task(
-    as_of: date,
-    training_months: int | None = None,
-    min_answered_ratio: float = MIN_ANSWERED_RATIO,
-) -> str:
-    """Check the months a scoring run (`training_months` None) or a training run reads, and
-    return their fingerprint (aggregates only)."""
-    window = (
-        SourceWindow.for_training(as_of, training_months)
-        if training_months is not None
-        else SourceWindow.for_scoring(as_of)
-    )
-    with open_warehouse(get_settings()) as warehouse:
-        fingerprint = check_source_data(warehouse, window, min_answered_ratio=min_answered_ratio)
-    get_run_logger().info(
-        "Source data passed the contract for months %s..%s", window.first_month, window.last_month
-    )
-    return fingerprint

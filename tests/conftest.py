@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -37,11 +38,75 @@ REDSHIFT_ENV = (
 SHARED_SERVICES = {"alert_stack": "alerts", "prefect_server": "prefect-server"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+# The tiers (pyproject.toml markers). A test's tier is its closest tier marker: a module's
+# `pytestmark` is the default, a test's own marker (or its parameter's) overrides it; the others
+# are dropped at collection, so `-m unit` selects by the tier alone. `unit` is pure functions on
+# tiny frames in this process: no service fixture (checked at collection), no PostgreSQL, moto or
+# subprocess (refused when it happens, below). `make test-unit` is a seconds-long loop.
+TIERS = ("unit", "cli", "flow", "integration", "redshift")
+SERVICE_FIXTURES = {
+    "pg",
+    "postgres_schema",
+    "aws",
+    "moto_endpoint",
+    "prefect_api",
+    "prefect_server",
+    "alert_stack",
+    "redshift",
+    "start_receiver",
+}
+
+
+def tier_of(node: pytest.Item) -> str | None:
+    return next((m.name for m in node.iter_markers() if m.name in TIERS), None)
+
+
+def settle_tiers(items: list[pytest.Item]) -> list[str]:
+    """Leave each test its one tier (the closest marker); one line per test without a tier,
+    with two on itself, or unit with a service fixture or without `mark.unit` in its file
+    (`make test-unit` reads only the files that say it, see pytest_ignore_collect)."""
+    problems = []
+    for item in items:
+        tier = tier_of(item)
+        own = [m.name for m in item.own_markers if m.name in TIERS]
+        if tier is None or len(own) > 1:
+            problems.append(f"{item.nodeid}: tier {own or 'none'}; give it one of {TIERS}")
+            continue
+        if tier == "unit":
+            if services := SERVICE_FIXTURES & set(item.fixturenames):
+                problems.append(
+                    f"{item.nodeid}: a unit test uses {', '.join(sorted(services))}; "
+                    "mark it integration"
+                )
+            if "mark.unit" not in item.path.read_text(encoding="utf-8"):
+                problems.append(f"{item.nodeid}: write its unit marker in {item.path.name}")
+        if not own:
+            item.add_marker(tier)
+    for item in items:
+        for node in item.listchain()[:-1]:
+            node.own_markers[:] = [m for m in node.own_markers if m.name not in TIERS]
+    return problems
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """`make test-unit` (-m unit) does not import the test files that hold no unit test (the
+    flow and service tests import Prefect and friends: seconds per worker). Same selection:
+    a unit test's file always says `mark.unit` (settle_tiers checks it)."""
+    if (config.option.markexpr or "").strip() != "unit":
+        return None
+    if collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        return "mark.unit" not in collection_path.read_text(encoding="utf-8") or None
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups and before -m deselects
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group the tests of a shared service on one xdist worker. Tests marked `redshift` run only
-    under `make test-redshift` (`-m redshift`) and only when the real account is configured;
-    anywhere else they are skipped with the reason."""
+    """Every test gets its one tier (see TIERS). Group the tests of a shared service on one
+    xdist worker. Tests marked `redshift` run only under `make test-redshift` (`-m redshift`)
+    and only when the real account is configured; anywhere else they are skipped with the
+    reason."""
+    if problems := settle_tiers(items):
+        raise pytest.UsageError("tests without an honest tier:\n" + "\n".join(problems))
     missing = [name for name in REDSHIFT_ENV if not os.environ.get(name)]
     selected = "redshift" in (config.option.markexpr or "")
     for item in items:
@@ -57,6 +122,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
         elif missing:
             item.add_marker(pytest.mark.skip(reason=f"set {', '.join(missing)} to run it"))
+
+
+def _refuse_in_unit(request: pytest.FixtureRequest, what: str) -> None:
+    if tier_of(request.node) == "unit":
+        pytest.fail(f"a unit test does not use {what}: mark it integration (or cli)")
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit test that starts a process fails, naming it: spawning the console script or a
+    tool is the `cli` tier's business (seconds per process)."""
+    if tier_of(request.node) != "unit":
+        return
+
+    def refuse(self: subprocess.Popen, args: object, *rest: object, **kwargs: object) -> None:
+        raise AssertionError(
+            f"a unit test started a process ({args!r}): mark it cli (or integration)"
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
 
 
 @pytest.fixture(autouse=True)
@@ -119,8 +206,11 @@ def postgres_schema() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg(postgres_schema: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
+def pg(
+    postgres_schema: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Warehouse]:
     """A PostgreSQL warehouse in the session schema, configured as the active warehouse."""
+    _refuse_in_unit(request, "PostgreSQL")
     monkeypatch.setenv("PULSEWATCH_WAREHOUSE_URL", POSTGRES_URL)
     monkeypatch.setenv("PULSEWATCH_SCHEMA", postgres_schema)
     get_settings.cache_clear()
@@ -136,7 +226,7 @@ def pg(postgres_schema: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wareho
     warehouse.close()
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
+@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.integration)])
 def warehouse(request: pytest.FixtureRequest) -> Warehouse:
     """The same test on the embedded DuckDB and on the local PostgreSQL (a fresh schema)."""
     return request.getfixturevalue("duck" if request.param == "duckdb" else "pg")
@@ -154,8 +244,9 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
     """AWS clients in this test talk to the moto server; a fresh bucket `pulsewatch-test-<n>`."""
+    _refuse_in_unit(request, "the moto server")
     import boto3
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)

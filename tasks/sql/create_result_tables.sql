@@ -105,13 +105,13 @@ CREATE TABLE IF NOT EXISTS {health_breaches} (
 CREATE TABLE IF NOT EXISTS {score_reasons} (
     score_date DATE NOT NULL,
     employee_id BIGINT NOT NULL,
-    reason_rank INTEGER NOT NULL,
+    rank INTEGER NOT NULL,
     feature VARCHAR(64) NOT NULL,
-    feature_value VARCHAR(256),
+    value VARCHAR(256),
     contribution DOUBLE PRECISION NOT NULL,
     model_version VARCHAR(64) NOT NULL,
     flow_run_id VARCHAR(64),
-    PRIMARY KEY (score_date, employee_id, reason_rank)
+    PRIMARY KEY (score_date, employee_id, rank)
 );
 
 -- What the product team queries: the rows of the latest score date, which by condition_scores'
@@ -141,15 +141,15 @@ LEFT JOIN (
     SELECT
         x.score_date,
         x.employee_id,
-        MAX(CASE WHEN x.reason_rank = 1 THEN x.feature END) AS reason_1,
-        MAX(CASE WHEN x.reason_rank = 1 THEN x.feature_value END) AS reason_1_value,
-        MAX(CASE WHEN x.reason_rank = 1 THEN x.contribution END) AS reason_1_contribution,
-        MAX(CASE WHEN x.reason_rank = 2 THEN x.feature END) AS reason_2,
-        MAX(CASE WHEN x.reason_rank = 2 THEN x.feature_value END) AS reason_2_value,
-        MAX(CASE WHEN x.reason_rank = 2 THEN x.contribution END) AS reason_2_contribution,
-        MAX(CASE WHEN x.reason_rank = 3 THEN x.feature END) AS reason_3,
-        MAX(CASE WHEN x.reason_rank = 3 THEN x.feature_value END) AS reason_3_value,
-        MAX(CASE WHEN x.reason_rank = 3 THEN x.contribution END) AS reason_3_contribution
+        MAX(CASE WHEN x.rank = 1 THEN x.feature END) AS reason_1,
+        MAX(CASE WHEN x.rank = 1 THEN x.value END) AS reason_1_value,
+        MAX(CASE WHEN x.rank = 1 THEN x.contribution END) AS reason_1_contribution,
+        MAX(CASE WHEN x.rank = 2 THEN x.feature END) AS reason_2,
+        MAX(CASE WHEN x.rank = 2 THEN x.value END) AS reason_2_value,
+        MAX(CASE WHEN x.rank = 2 THEN x.contribution END) AS reason_2_contribution,
+        MAX(CASE WHEN x.rank = 3 THEN x.feature END) AS reason_3,
+        MAX(CASE WHEN x.rank = 3 THEN x.value END) AS reason_3_value,
+        MAX(CASE WHEN x.rank = 3 THEN x.contribution END) AS reason_3_contribution
     FROM {score_reasons} AS x
     WHERE x.score_date = (SELECT MAX(lr.score_date) FROM {condition_scores} AS lr)
     GROUP BY x.score_date, x.employee_id

@@ -100,12 +100,17 @@ class DuckDBWarehouse(Warehouse):
                 raw.unregister(view)
 
 
-def show_read_only(path: str, sql: str, wait_seconds: float = 120.0) -> str:
+def show_read_only(
+    path: str,
+    sql: str,
+    wait_seconds: float = 120.0,
+    on_wait: Callable[[], None] = lambda: None,
+) -> str:
     """One query on a DuckDB file opened read-only, rendered as a table: the run summary's
     "look" command. While a run writes the file, its process holds DuckDB's file lock (one
     process at a time, even for readers); the pipeline's tasks open and close the file, so
-    the lock comes free between them: wait for it, up to `wait_seconds`. Hand-written: DuckDB
-    has no lock timeout of its own."""
+    the lock comes free between them: wait for it, up to `wait_seconds`, calling `on_wait`
+    once when the wait begins. Hand-written: DuckDB has no lock timeout of its own."""
     import time
 
     import duckdb
@@ -113,6 +118,7 @@ def show_read_only(path: str, sql: str, wait_seconds: float = 120.0) -> str:
     from tasks.errors import WarehouseError
 
     deadline = time.monotonic() + wait_seconds
+    waiting = False
     while True:
         try:
             with duckdb.connect(path, read_only=True) as conn:
@@ -125,4 +131,7 @@ def show_read_only(path: str, sql: str, wait_seconds: float = 120.0) -> str:
                     f"{path} is still being written by another process after "
                     f"{wait_seconds:.0f} s; look again when the run has finished"
                 ) from None
+            if not waiting:
+                waiting = True
+                on_wait()
             time.sleep(0.25)

@@ -123,6 +123,7 @@ def test_webhook_url_is_checked_without_being_echoed():
     assert "very-secret" not in str(raised.value)
 
 
+@pytest.mark.cli
 def test_cli_apply_without_webhook_is_one_line(tmp_path):
     result = subprocess.run(
         [CLI, "automations", "apply", "--dry-run"],

@@ -20,8 +20,9 @@ from prefect.logging import disable_run_logger
 from tasks.demo_data import FIRST_EMPLOYEE_ID, DemoSpec, write_demo_data
 from tasks.errors import DataContractError
 from tasks.feature_store import prepare_features, source_fingerprint
+from tasks.prefect_tasks.source_checks import check_source_data_task
 from tasks.registry import ensure_result_tables
-from tasks.source_checks import SourceWindow, check_source_data, check_source_data_task
+from tasks.source_checks import SourceWindow, check_source_data
 from tests.conftest import DEMO_END_MONTH, SCORE_DATE
 
 pytestmark = pytest.mark.integration

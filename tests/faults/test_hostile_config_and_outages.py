@@ -66,7 +66,7 @@ def test_sql_in_schema_or_table_names_is_refused_at_startup(name, monkeypatch):
         warehouse.quote(name)
 
 
-@pytest.mark.unit
+@pytest.mark.cli
 def test_doctor_refuses_a_hostile_schema_before_connecting():
     result = pulsewatch("doctor", PULSEWATCH_SCHEMA=HOSTILE_NAMES[0])
     assert result.returncode == 1

@@ -77,7 +77,7 @@ time.sleep(120)
 """
 
 
-@pytest.mark.unit
+@pytest.mark.cli
 def test_a_duckdb_file_held_by_another_process_is_waited_for_then_refused(tmp_path):
     path = tmp_path / "held.duckdb"
     holder = subprocess.Popen(

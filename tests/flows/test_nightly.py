@@ -265,8 +265,8 @@ def test_artifacts_hold_aggregates_only(demo_warehouse):
 
 
 def test_data_tasks_do_not_persist_results():
-    from tasks.model_store import load_model_task, save_model_task
     from tasks.prefect_tasks.features import extract_training_frame_task
+    from tasks.prefect_tasks.model_store import load_model_task, save_model_task
     from tasks.prefect_tasks.scoring import score_population_task
     from tasks.prefect_tasks.training import evaluate_champion_task, fit_model_task
 

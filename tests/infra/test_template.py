@@ -65,6 +65,7 @@ def documents(template) -> list[tuple[str, dict]]:
     return list(_documents(template["Resources"]))
 
 
+@pytest.mark.cli
 def test_cfn_lint_is_clean():
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     result = subprocess.run(
@@ -84,6 +85,7 @@ def _checkov() -> str | None:
     return shutil.which("checkov")
 
 
+@pytest.mark.cli
 def test_checkov_is_clean():
     checkov = _checkov()
     if checkov is None:

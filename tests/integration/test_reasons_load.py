@@ -22,7 +22,7 @@ from tests.support.tiny_model import frame, tiny_model
 
 pytestmark = pytest.mark.integration
 DAY, EARLIER = date(2026, 11, 20), date(2026, 11, 19)
-REASON_COLUMNS = ["employee_id", "reason_rank", "feature", "feature_value", "contribution"]
+REASON_COLUMNS = ["employee_id", "rank", "feature", "value", "contribution"]
 
 
 @pytest.fixture(params=["duckdb", "postgresql", "redshift"])
@@ -63,12 +63,12 @@ def table(warehouse: Warehouse, name: str, day: date, order: str) -> pd.DataFram
 
 
 def reasons_of(warehouse: Warehouse, day: date) -> pd.DataFrame:
-    return table(warehouse, "score_reasons", day, "employee_id, reason_rank")
+    return table(warehouse, "score_reasons", day, "employee_id, rank")
 
 
 def file_reasons(scores: ScoreFile) -> pd.DataFrame:
     rows = pq.read_table(scores.reasons_path).to_pandas()
-    return rows.sort_values(["employee_id", "reason_rank"]).reset_index(drop=True)
+    return rows.sort_values(["employee_id", "rank"]).reset_index(drop=True)
 
 
 def test_round_trip_view_and_idempotent_rerun(target, model, tmp_path):
@@ -82,8 +82,8 @@ def test_round_trip_view_and_idempotent_rerun(target, model, tmp_path):
         expected = file_reasons(scores)
         assert len(stored) == scores.reasons_rows
         pd.testing.assert_frame_equal(
-            stored[REASON_COLUMNS].astype({"reason_rank": "int64"}),
-            expected[REASON_COLUMNS].astype({"reason_rank": "int64"}),
+            stored[REASON_COLUMNS].astype({"rank": "int64"}),
+            expected[REASON_COLUMNS].astype({"rank": "int64"}),
             check_dtype=False,
         )
         assert set(stored["model_version"]) == {"m-2"} and set(stored["flow_run_id"]) == {"run"}
@@ -94,7 +94,7 @@ def test_round_trip_view_and_idempotent_rerun(target, model, tmp_path):
     with_reasons = view.dropna(subset=["reason_1"])
     assert len(with_reasons) == scores.stats["reasons"]["employees"]
     # the view's reasons are the table's, rank by rank
-    expected = file_reasons(scores).set_index(["employee_id", "reason_rank"])
+    expected = file_reasons(scores).set_index(["employee_id", "rank"])
     for row in with_reasons.itertuples():
         for rank in (1, 2, 3):
             feature = getattr(row, f"reason_{rank}")

@@ -48,8 +48,8 @@ def risk_by_employee(warehouse: Warehouse, day: date) -> dict[int, float]:
 def reasons_by_employee(warehouse: Warehouse, day: date) -> dict[int, list[str]]:
     """Each employee's reasons (features by rank) stored for a score date."""
     query = (
-        f"SELECT employee_id, reason_rank, feature FROM {warehouse.qualified('score_reasons')} "
-        "WHERE score_date = :d ORDER BY employee_id, reason_rank"
+        f"SELECT employee_id, rank, feature FROM {warehouse.qualified('score_reasons')} "
+        "WHERE score_date = :d ORDER BY employee_id, rank"
     )
     out: dict[int, list[str]] = {}
     with warehouse.engine.connect() as conn:

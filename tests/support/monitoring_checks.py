@@ -248,7 +248,7 @@ def check_readme_queries(warehouse: Warehouse) -> None:
     reasons = select(warehouse, "score_reasons")
     dates = pd.to_datetime(reasons["score_date"])
     reasons = reasons[dates == dates.max()]
-    first = reasons[reasons["reason_rank"] == 1].set_index("employee_id")["feature"]
+    first = reasons[reasons["rank"] == 1].set_index("employee_id")["feature"]
     assert explained.set_index("employee_id")["reason_1"].to_dict() == {
         e: first[e] for e in explained["employee_id"]
     }

@@ -124,6 +124,7 @@ def _fake_pip_audit(tmp_path: Path, report: dict | None, exit_code: int) -> str:
     return str(script)
 
 
+@pytest.mark.cli  # runs a stand-in pip-audit process
 def test_main_passes_the_arguments_and_exits_with_the_verdict(tmp_path, capsys):
     fake = _fake_pip_audit(tmp_path, VULNERABLE, 1)
     assert main(["--pip-audit", fake, "--", "--requirement", "requirements.lock"]) == 1
@@ -132,6 +133,7 @@ def test_main_passes_the_arguments_and_exits_with_the_verdict(tmp_path, capsys):
     assert "No known vulnerabilities found" not in out.out + out.err
 
 
+@pytest.mark.cli
 def test_pip_audit_failing_before_a_report_is_a_failure(tmp_path, capsys):
     fake = _fake_pip_audit(tmp_path, None, 1)
     assert main(["--pip-audit", fake, "--", "--requirement", "missing.lock"]) == 1

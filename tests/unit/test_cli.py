@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.cli  # the real console script, one process per call
 CLI = str(Path(sys.executable).with_name("pulsewatch"))
 
 
@@ -101,3 +101,56 @@ def test_demo_data_writes_the_embedded_default(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("demo data: 50 employees")
     assert "2026-08..2026-10" in result.stdout
+
+
+HEAVY = ("prefect", "lightgbm", "pandas", "numpy", "pyarrow", "sqlalchemy", "duckdb")
+# Commands that end before any flow, warehouse or API is touched: help and argument errors.
+LIGHT_COMMANDS = [
+    ["--help"],
+    *([command, "--help"] for command in ("demo-data", "run", "train", "score", "backfill")),
+    ["doctor", "--help"],
+    ["models", "--help"],
+    ["models", "list", "--help"],
+    ["automations", "apply", "--help"],
+    ["run", "--date", "2026-13-45"],
+    ["score", "--chunk-rows", "0"],
+    ["backfill", "--start", "2026-01-01", "--end", "2026-01-02", "--reprocess", "some"],
+    ["backfill", "--start", "2026-01-01", "--end", "2026-01-02", "--max-parallel", "3"],
+    ["demo-data", "--employees", "0"],
+]
+# Runs each command in one fresh interpreter, in turn, through the console script's entry point,
+# and names the first one after which a heavy library is loaded.
+IMPORT_CHECK = """
+import contextlib, io, json, sys
+from cli.main import main
+heavy, commands = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for args in commands:
+    sys.argv = ["pulsewatch", *args]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            main()
+        except SystemExit:
+            pass
+    loaded = [name for name in heavy if name in sys.modules]
+    if loaded:
+        print(json.dumps({"command": args, "loaded": loaded}))
+        break
+else:
+    print(json.dumps({"command": None, "loaded": []}))
+"""
+
+
+def test_help_and_bad_arguments_import_no_prefect_nor_data_libraries():
+    """The CLI starts light: help and argument errors answer without importing Prefect,
+    LightGBM, pandas or the database libraries (they cost seconds); only commands that run a
+    flow or touch the warehouse or the API import them, when they do."""
+    import json
+
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_CHECK, json.dumps(HEAVY), json.dumps(LIGHT_COMMANDS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == {"command": None, "loaded": []}

@@ -211,6 +211,7 @@ def _check_values(env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.cli
 def test_check_values_names_what_is_missing():
     values = example_values()
     assert _check_values(values).returncode == 0

@@ -18,6 +18,7 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 HADOLINT = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
 
 
+@pytest.mark.cli
 def test_hadolint_finds_nothing():
     result = subprocess.run(
         [HADOLINT, "--failure-threshold", "style", "--no-color", str(ROOT / "Dockerfile")],
@@ -28,6 +29,7 @@ def test_hadolint_finds_nothing():
     assert result.stdout.strip() == ""
 
 
+@pytest.mark.cli
 def test_hadolint_would_catch_an_unpinned_root_image(tmp_path):
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN pip install -r requirements.txt\n")

@@ -49,6 +49,7 @@ def test_doctor_warns_when_training_would_not_fit(duck):
     assert training_memory_check(get_settings(), (8192, "prefect.yaml"), SCORE_DATE).ok
 
 
+@pytest.mark.cli
 def test_doctor_reports_missing_source_tables_and_exits_1():
     result = pulsewatch("doctor")
     assert result.returncode == 1

@@ -21,7 +21,7 @@ import sys, time, duckdb
 conn = duckdb.connect(sys.argv[1])
 conn.execute("INSERT INTO condition_scores VALUES (DATE '2026-11-29', 2, 0.987654321)")
 print("holding", flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.readline()  # until the test lets go
 conn.close()
 """
 
@@ -31,6 +31,7 @@ def _report(where: str) -> ScoringReport:
     return ScoringReport(DAY, "m1", 0.8, 2, stats, "main.condition_scores", where)
 
 
+@pytest.mark.cli
 def test_look_works_from_anywhere_while_a_run_writes(tmp_path, monkeypatch):
     with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
         conn.execute(
@@ -42,7 +43,8 @@ def test_look_works_from_anywhere_while_a_run_writes(tmp_path, monkeypatch):
     assert str(tmp_path / "w.duckdb") in command  # absolute
 
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(tmp_path / "w.duckdb"), "20"],
+        [sys.executable, "-c", WRITER, str(tmp_path / "w.duckdb")],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -51,18 +53,34 @@ def test_look_works_from_anywhere_while_a_run_writes(tmp_path, monkeypatch):
         # what the old hint did: a read-only connection fails while the writer holds the file
         with pytest.raises(duckdb.IOException, match="lock"):
             duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
-        shown = subprocess.run(
-            shlex.split(command), capture_output=True, text=True, cwd="/", timeout=120
+        look = subprocess.Popen(
+            shlex.split(command),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd="/",
         )
+        # the look found the file locked and waits (instead of failing) ...
+        waiting = look.stderr.readline()
+        assert waiting.strip() == (
+            f"pulsewatch look: {tmp_path / 'w.duckdb'} is being written; waiting for it"
+        )
+        assert look.poll() is None
+        writer.stdin.write("done\n")  # ... until the run lets go of the file
+        writer.stdin.flush()
+        out, err = look.communicate(timeout=120)
     finally:
+        if writer.poll() is None:
+            writer.stdin.close()
         writer.wait(timeout=60)
-    assert shown.returncode == 0, shown.stderr
-    lines = shown.stdout.splitlines()
+    assert look.returncode == 0, waiting + err
+    lines = out.splitlines()
     rows = [line for line in lines if "0.988" in line or "0.123" in line]
     assert len(rows) == 2 and "0.988" in rows[0]  # the writer's row too, highest first
-    assert "0.9876" not in shown.stdout and "0.1234" not in shown.stdout  # rounded
+    assert "0.9876" not in out and "0.1234" not in out  # rounded
 
 
+@pytest.mark.cli
 def test_look_refuses_a_table_that_is_not_an_identifier(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "cli.look", str(tmp_path / "w.duckdb"), "x;drop", "2026-11-29"],

@@ -229,7 +229,9 @@ OLD_REGISTRY = """CREATE TABLE model_registry (
     flow_run_id VARCHAR(64), PRIMARY KEY (model_version))"""
 
 
-@pytest.mark.parametrize("kind", ["duckdb", "postgresql"])
+@pytest.mark.parametrize(
+    "kind", ["duckdb", pytest.param("postgresql", marks=pytest.mark.integration)]
+)
 def test_registry_migration_is_idempotent(kind, request):
     """A model_registry created before the history columns gains them, rows kept; twice is
     the same as once."""
@@ -260,6 +262,7 @@ def test_registry_migration_is_idempotent(kind, request):
     assert migrate_registry(warehouse) == []
 
 
+@pytest.mark.cli
 def test_models_commands_through_the_console_script(demo_duck, tmp_path, tiny_model):
     """`pulsewatch models list | promote | retire` on the configured warehouse and store."""
     import os

@@ -87,7 +87,7 @@ def test_streamed_selection_is_the_exact_top_share_and_reasons_are_pred_contrib(
     contrib = model.booster.predict(
         model_matrix(chosen, model.categories), pred_contrib=True, num_threads=1
     )[:, :-1]
-    first = reasons[reasons["reason_rank"] == 1].set_index("employee_id")
+    first = reasons[reasons["rank"] == 1].set_index("employee_id")
     for row, employee in enumerate(chosen["employee_id"]):
         best = int(np.argmax(contrib[row]))
         if contrib[row, best] <= 0:
@@ -96,7 +96,7 @@ def test_streamed_selection_is_the_exact_top_share_and_reasons_are_pred_contrib(
         assert first.loc[employee, "feature"] == model.feature_columns[best]
         assert first.loc[employee, "contribution"] == pytest.approx(contrib[row, best])
         expected_value = chosen.loc[row, model.feature_columns[best]]
-        text = first.loc[employee, "feature_value"]
+        text = first.loc[employee, "value"]
         if isinstance(expected_value, str):
             assert text == expected_value
         elif pd.isna(expected_value):
@@ -106,11 +106,11 @@ def test_streamed_selection_is_the_exact_top_share_and_reasons_are_pred_contrib(
     # by construction (low health, department Ops) the first reason is mostly health_score
     counts = result.stats["reasons"]["first_reason"]
     assert max(counts, key=counts.get) == "health_score"
-    ranks = reasons.groupby("employee_id")["reason_rank"].apply(list)
+    ranks = reasons.groupby("employee_id")["rank"].apply(list)
     assert all(r == list(range(1, len(r) + 1)) for r in ranks)
     assert (reasons["contribution"] > 0).all()
     # contributions fall with the rank
-    wide = reasons.pivot(index="employee_id", columns="reason_rank", values="contribution")
+    wide = reasons.pivot(index="employee_id", columns="rank", values="contribution")
     assert (wide[1] >= wide[2].fillna(-1)).all() and (wide[2].dropna() >= wide[3].dropna()).all()
 
 
@@ -125,9 +125,9 @@ def test_work_files_private_spill_removed(model, tmp_path):
     assert pq.read_schema(result.reasons_path).names == [
         "score_date",
         "employee_id",
-        "reason_rank",
+        "rank",
         "feature",
-        "feature_value",
+        "value",
         "contribution",
         "model_version",
         "flow_run_id",

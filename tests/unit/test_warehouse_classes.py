@@ -29,7 +29,7 @@ CLASSES = {
 }
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
+@pytest.fixture(params=["duckdb", pytest.param("postgresql", marks=pytest.mark.integration)])
 def warehouse(request: pytest.FixtureRequest):
     return request.getfixturevalue("duck" if request.param == "duckdb" else "pg")
 
