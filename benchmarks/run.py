@@ -100,6 +100,12 @@ def _train_model(folder: str) -> None:
     Path(folder, "model.json").write_bytes(model.to_bytes())
 
 
+def _module(name: str) -> dict:
+    """Run `python -m name` in its own process; its last line of output is its JSON result."""
+    out = subprocess.run([sys.executable, "-m", name], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     results: dict = {
         "machine": {
@@ -117,19 +123,15 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "benchmarks.run", "--train", folder], check=True)
         for employees in (SMALL, LARGE):
             results["measurements"].append(_measure("scoring", employees, folder))
-    from benchmarks import postgres_io
+    from benchmarks import postgres_io, reasons
 
     results["postgres"] = postgres_io.run()
     results["postgres_ratios"] = postgres_io.ratios(results["postgres"])
-    results["postgres_ratios"].update(postgres_io.training_ratios(results["postgres"]))
-    results["reasons"] = __import__("benchmarks.reasons").reasons.run()  # issue 17 item 4
-    profile = subprocess.run(
-        [sys.executable, "-m", "benchmarks.source_profile"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    results["source_profile"] = json.loads(profile.stdout.strip().splitlines()[-1])
+    if "train_streamed_large" in results["postgres"]:  # PULSEWATCH_BENCH_FULL=1
+        results["postgres_ratios"].update(postgres_io.training_ratios(results["postgres"]))
+    results["source_profile"] = _module("benchmarks.source_profile")
+    results["monitoring"] = _module("benchmarks.monitoring")
+    results["reasons"] = reasons.run()  # issue 17 item 4
     by = {(m["kind"], m["employees"]): m for m in results["measurements"]}
     results["ratios_large_vs_small"] = {
         kind: {
@@ -174,11 +176,44 @@ def table(results: dict) -> str:
         "train_streamed_large": "train 1M x 24 months: streamed (spill → LightGBM Sequence)",
     }
     for key, label in labels.items():
+        if key not in pg:  # the training measurements: PULSEWATCH_BENCH_FULL=1 only
+            continue
         m = pg[key]
         lines.append(
             f"| {label} | {m['rows']:,} | {m['seconds']:.1f} | {m['rows'] / m['seconds']:,.0f} "
             f"| {m.get('peak_rss_mb', 0):,.0f} |"
         )
+    profile, monitoring = results["source_profile"], results["monitoring"]
+    lines += [
+        "",
+        f"| nightly step, {profile['employees']:,} employees (PostgreSQL) | rows | seconds "
+        "(median) | vs linear profile |",
+        "|---|---|---|---|",
+    ]
+    steps = {
+        "profile_linear": "source profile, former linear checksum (cancellable)",
+        "profile_md5": "source profile, MD5 row hash (issue 15.1)",
+        "profile_before": "source profile before: duplicate count per month",
+        "profile": "source profile now: checks + integer-hash fingerprint + duplicate count",
+        "duplicate_count": "of which the nightly exact duplicate-key count (packed key)",
+        "duplicate_count_grouped": "that count as before (COUNT(DISTINCT) per month)",
+        "duplicates": "full duplicate GROUP BY (runs only when the count is not 0)",
+    }
+    for key, label in steps.items():
+        lines.append(
+            f"| {label} | {profile['survey_rows']:,} | {profile['median_s'][key]:.2f} "
+            f"| {profile['ratio_vs_linear'][key]} |"
+        )
+    fingerprint = profile["median_s"]["profile"] - profile["median_s"]["duplicate_count"]
+    lines.append(f"| source profile without the duplicate count | | {fingerprint:.1f} | |")
+    lines.append(
+        f"| monitoring: evaluate {len(monitoring['score_dates'])} past score dates "
+        f"({monitoring['score_rows']:,} scores) | {monitoring['survey_rows']:,} "
+        f"| {monitoring['median_s']['evaluate']:.1f} | |"
+    )
+    lines.append(
+        f"| monitoring: write tonight's drift rows | | {monitoring['median_s']['drift']:.2f} | |"
+    )
     lines += ["", "| ratio | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in results["postgres_ratios"].items()]
     for kind, r in results["ratios_large_vs_small"].items():

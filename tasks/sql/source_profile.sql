@@ -39,10 +39,20 @@
 -- {answered_us}: answered_at in microseconds since 1970 as a BIGINT, in each warehouse's syntax
 -- (Warehouse.epoch_microseconds: EXTRACT(EPOCH ...) is the one form Redshift documents).
 -- Sums of BIGINT are kept modulo 2^62 (they stay far below: each row adds less than 2^31).
--- Per month, COUNT(DISTINCT employee_id) finds duplicate (employee, month) keys: the duplicate
--- check runs every night, not only when the snapshot is rebuilt. It is a separate, narrow
--- aggregate (d) joined by month: grouped with the hash sums, PostgreSQL would sort every
--- wide row by month for the DISTINCT and give up the parallel hash aggregate.
+-- Duplicate (employee, month) keys are counted every night (d), not only when the snapshot is
+-- rebuilt: the window's rows minus its distinct keys, one number for the whole window. The key
+-- is packed into one BIGINT, employee_id * 1024 + (year * 12 + month) modulo 1024, so the
+-- DISTINCT is one sort of plain integers, not a sort of every row by month followed by a sort
+-- of each month's ids (a grouped COUNT(DISTINCT) on PostgreSQL, which has no hashed DISTINCT
+-- aggregate): measured on 1M employees x 6 months, the profile took 0.6-0.8x the time of the
+-- grouped form; a larger work_mem gained nothing measurable, a GROUP BY key was 3x slower.
+-- The count never misses a duplicate: equal keys pack to equal integers. It is exact while
+-- |employee_id| <= 2^52 - 1 and the window's months are month starts less than 1024 months
+-- apart; beyond that (an id that large keeps its own value, so its months coincide; a day or
+-- a time of day, which the checks above refuse anyway) it can only count too many, and then
+-- source_checks.sql's exact GROUP BY over every key decides. The bound keeps the product far
+-- from BIGINT overflow on every warehouse. Separate from the hash pass (w): a DISTINCT there
+-- would make PostgreSQL sort every wide row and give up the parallel hash aggregate.
 -- DATE_PART('day'), not EXTRACT: EXTRACT returns NUMERIC on PostgreSQL, several times slower.
 -- No ORDER BY: every reader of the profile (tasks/source_checks.py) sums, takes extremes or
 -- a set of months, and Redshift's parallel UNLOAD would not keep an order anyway.
@@ -73,6 +83,19 @@ CROSS JOIN (
             AS survey_month_future
     FROM {survey_responses} AS a
 ) AS k
+CROSS JOIN (
+    SELECT
+        COUNT(s.employee_id) - COUNT(DISTINCT
+            CASE WHEN s.employee_id BETWEEN -4503599627370495 AND 4503599627370495
+                 THEN s.employee_id * 1024
+                      + MOD(CAST(DATE_PART('year', s.survey_month) AS BIGINT) * 12
+                            + CAST(DATE_PART('month', s.survey_month) AS BIGINT), 1024)
+                 ELSE s.employee_id END
+        ) AS survey_duplicate_keys
+    FROM {survey_responses} AS s
+    WHERE s.survey_month >= CAST(:data_start_month AS DATE)
+      AND s.survey_month < CAST(:data_end_next AS DATE)
+) AS d
 LEFT JOIN (
     SELECT
         h.survey_month,
@@ -127,12 +150,3 @@ LEFT JOIN (
     ) AS h
     GROUP BY h.survey_month
 ) AS w ON 1 = 1
-LEFT JOIN (
-    SELECT
-        s.survey_month,
-        COUNT(s.employee_id) - COUNT(DISTINCT s.employee_id) AS survey_duplicate_keys
-    FROM {survey_responses} AS s
-    WHERE s.survey_month >= CAST(:data_start_month AS DATE)
-      AND s.survey_month < CAST(:data_end_next AS DATE)
-    GROUP BY s.survey_month
-) AS d ON d.survey_month = w.survey_month
