@@ -112,6 +112,7 @@ def test_scoring_markdown_shows_aggregates_and_every_decile():
     assert "| reasons | none stored (reasons_top_share 0) |" in text
 
 
+@pytest.mark.unit
 def test_scoring_markdown_reasons_are_counts_per_feature():
     reasons = {"top_share": 0.1, "employees": 19, "first_reason": {"health_score": 12, "x": 7}}
     stats = {**STATS, "reasons": reasons}
