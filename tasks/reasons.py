@@ -29,6 +29,7 @@ feature is the first reason.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -207,7 +208,14 @@ class ReasonsSpill:
             self._writer = self._handle = None
 
     def discard(self) -> None:
-        self.close()
+        """Remove the spill and the reasons file. Called while another error propagates, so it
+        never raises: closing the writer flushes, which fails again on a full disk."""
+        try:
+            self.close()
+        except OSError:
+            handle, self._writer, self._handle = self._handle, None, None
+            with contextlib.suppress(OSError):  # the file is removed below either way
+                handle.close()
         self.path.unlink(missing_ok=True)
         self.reasons_path.unlink(missing_ok=True)
 
