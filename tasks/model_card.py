@@ -7,17 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.drift import RISK_SCORE
-from tasks.model import PulseModel
 from tasks.promotion import PromotionDecision
 
 NONE_SHOWN = "\u2013"  # en dash for "no value": a bare "-" can render as a list bullet
 TOP_IMPORTANCES = 10
-
-
-def gain_importances(model: PulseModel) -> dict[str, float]:
-    """Total gain of each feature's splits, in model order."""
-    gains = model.booster.feature_importance(importance_type="gain")
-    return dict(zip(model.booster.feature_name(), (float(g) for g in gains), strict=True))
 
 
 def _number(value: float | None, digits: int = 4) -> str:
@@ -91,7 +84,7 @@ def model_card_markdown(
     decision: PromotionDecision,
 ) -> str:
     """The card of one trained model: `metrics` as tasks/training.py records them,
-    `importances` the gain of each feature in model order (gain_importances)."""
+    `importances` the gain of each feature in model order (PulseModel.gain_importance)."""
     train_months, valid_months = metrics["train_months"], metrics["valid_months"]
     total_gain = sum(importances.values()) or 1.0
     ranked = sorted(importances.items(), key=lambda pair: (-pair[1], pair[0]))

@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 
 from tasks.model import PulseModel
-from tasks.model_card import gain_importances, model_card_markdown
+from tasks.model_card import model_card_markdown
 from tasks.promotion import PromotionDecision
 from tasks.registry import RegistryEntry
 from tasks.scoring import ScoreFile
@@ -176,7 +176,7 @@ def publish_model_card_task(
         entry.status,
         model.metrics,
         model.categories,
-        gain_importances(model),
+        model.gain_importance(),
         decision,
     )
     create_markdown_artifact(
