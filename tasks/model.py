@@ -21,6 +21,7 @@ import pandas as pd
 
 from tasks.calibration import Calibrator
 from tasks.contract import CATEGORICAL_FEATURES, FEATURE_COLUMNS
+from tasks.tree_shap import Contributions, Tree, parse_trees, tree_shap
 
 FORMAT_UNCALIBRATED = "pulsewatch-lightgbm/1"
 FORMAT = "pulsewatch-lightgbm/2"
@@ -52,6 +53,7 @@ class PulseModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     feature_columns: tuple[str, ...] = FEATURE_COLUMNS
     calibrator: Calibrator | None = None  # None: a model stored before calibration
+    _trees: list[Tree] | None = field(default=None, init=False, repr=False, compare=False)
 
     def predict(self, frame: pd.DataFrame, num_threads: int | None = None) -> np.ndarray:
         """Calibrated risk in [0, 1], one per row of `frame`; threads explicit (default: as
@@ -97,18 +99,21 @@ class PulseModel:
         gains = self.booster.feature_importance(importance_type="gain")
         return {n: float(g) for n, g in zip(self.booster.feature_name(), gains, strict=True)}
 
-    def contributions(self, frame: pd.DataFrame, num_threads: int | None = None) -> np.ndarray:
+    def contributions(self, frame: pd.DataFrame, num_threads: int | None = None) -> Contributions:
         """LightGBM's `pred_contrib` (TreeSHAP) of each row: one column per feature in model
         order, then the bias; each row sums to the booster's raw score (log-odds). These explain
-        the booster, whatever `predict` then makes of its raw score. About 150x the cost of
-        `predict` per row: tasks/reasons.py calls it only for the rows that need it."""
+        the booster, whatever `predict` then makes of its raw score. Computed per tree on one row
+        per branch pattern (tasks/tree_shap.py), checked against pred_contrib on every call;
+        still far costlier than `predict`: tasks/reasons.py calls it only for the rows that need
+        it."""
         width = len(self.feature_columns) + 1
         if frame.empty:
-            return np.empty((0, width))
+            return Contributions(np.empty((0, width)), "grouped", 0)
+        if self._trees is None:
+            self._trees = parse_trees(self.booster)
         threads = num_threads or int(self.params.get("num_threads", 1))
         matrix = model_matrix(frame, self.categories)
-        out = self.booster.predict(matrix, num_threads=threads, pred_contrib=True)
-        return np.asarray(out).reshape(len(frame), width)
+        return tree_shap(self.booster, matrix, threads, self._trees)
 
     def to_bytes(self) -> bytes:
         document = {

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -49,7 +50,8 @@ from tasks.model import PulseModel
 
 REASONS_PER_EMPLOYEE = 3
 FINE_BINS = 1000  # resolution of the running bound (risk in [0, 1])
-CONTRIB_ROWS = 20_000  # rows per pred_contrib call at the end (bounds its memory)
+CONTRIB_ROWS = 200_000  # selected rows explained per call (more rows share more branch patterns)
+SPILL_BATCH = 50_000  # spilled rows read at a time
 REASONS_SCHEMA = pa.schema(
     [
         ("score_date", pa.date32()),
@@ -260,21 +262,18 @@ class ReasonsSpill:
         threshold = kth_largest(risks, k)
         del risks
         first: Counter[str] = Counter()
-        selected = rows = 0
+        selected = rows = groups = 0
+        methods: set[str] = set()
         with (
             work_dir.removed_on_failure(self.reasons_path),
             work_dir.create_private(self.reasons_path) as handle,
             pq.ParquetWriter(handle, REASONS_SCHEMA) as writer,
         ):
-            for batch in spill.iter_batches(batch_size=CONTRIB_ROWS):
-                frame = batch.to_pandas()
-                frame = frame.loc[frame["risk"].to_numpy() >= threshold].reset_index(drop=True)
-                if frame.empty:
-                    continue
-                contributions = model.contributions(frame, num_threads)[:, :-1]
+            for frame in _selected_frames(spill, threshold):
+                explained = model.contributions(frame, num_threads)
                 table = reasons_table(
                     frame,
-                    contributions,
+                    explained.values[:, :-1],
                     model.feature_columns,
                     score_date,
                     model_version,
@@ -283,6 +282,8 @@ class ReasonsSpill:
                 writer.write_table(table)
                 rows += table.num_rows
                 selected += len(frame)
+                groups += explained.groups
+                methods.add(explained.method)
                 ranks = table.column("rank").to_numpy()
                 first.update(np.asarray(table.column("feature"))[ranks == 1].tolist())
         stats.update(
@@ -291,6 +292,26 @@ class ReasonsSpill:
             rows=rows,
             threshold=threshold,
             spilled=self.spilled,
+            contributions=" + ".join(sorted(methods)),  # "grouped", or why it fell back
+            tree_patterns=groups,  # (tree, branch pattern) pairs TreeSHAP ran on
             first_reason=dict(first.most_common()),
         )
         return ReasonsFile(str(self.reasons_path), rows, stats)
+
+
+def _selected_frames(spill: pq.ParquetFile, threshold: float) -> Iterator[pd.DataFrame]:
+    """The spilled rows at or above `threshold`, in frames of up to about CONTRIB_ROWS rows."""
+    pending: list[pd.DataFrame] = []
+    count = 0
+    for batch in spill.iter_batches(batch_size=SPILL_BATCH):
+        frame = batch.to_pandas()
+        frame = frame.loc[frame["risk"].to_numpy() >= threshold]
+        if frame.empty:
+            continue
+        pending.append(frame)
+        count += len(frame)
+        if count >= CONTRIB_ROWS:
+            yield pd.concat(pending, ignore_index=True)
+            pending, count = [], 0
+    if pending:
+        yield pd.concat(pending, ignore_index=True)
