@@ -8,7 +8,8 @@ included, so a night may give reasons to more than k employees; top_share 0 give
 positive contributions "raise" a score: an employee with fewer than three gets fewer rows.
 Ties between contributions rank the feature that comes first in the model's columns first.
 
-How, with memory bounded by the chunk and one pass over the population:
+How, with memory bounded by the chunk (and CONTRIB_ROWS selected rows) and one pass over the
+population:
 - The night's N is counted before the chunks stream (feature_store.count_scoring_rows), so a
   conservative bound can be kept while they do: the lower edge of the fine risk-histogram bin
   that holds the k-th largest risk seen so far. The k-th largest of the rows seen so far is
@@ -17,10 +18,12 @@ How, with memory bounded by the chunk and one pass over the population:
 - Rows at or above the bound are spilled (employee id, risk, the model's feature columns) to a
   private work file (0600, removed on failure and once read). Nothing else is kept per row.
 - After the last chunk, the exact threshold is the k-th largest risk of the spilled rows, and
-  `pred_contrib` runs only for the rows at or above it. It is the expensive step (TreeSHAP,
-  measured ~150x `predict` per row): deferring it to the end means it never runs on a row that
-  a later chunk pushes out of the top share (computing it per chunk above the running bound
-  would have spent it on the first k rows of every night, and on every row later dropped).
+  TreeSHAP runs only for the rows at or above it, up to CONTRIB_ROWS at a time. It is the
+  expensive step (row by row ~130x `predict`; grouped per tree branch pattern, tasks/tree_shap.py,
+  several times less, more so the more rows a call holds): deferring it to the end means it never
+  runs on a row that a later chunk pushes out of the top share (computing it per chunk above the
+  running bound would have spent it on the first k rows of every night, and on every row later
+  dropped).
 - If more rows streamed than were counted (employees added mid-run), the bound may not have
   been conservative; the run then stops with one line rather than write an incomplete top share.
 Only aggregates leave this module's caller: how many employees got reasons and how often each
