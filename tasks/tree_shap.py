@@ -29,6 +29,7 @@ those rows. If either check fails, the result is `pred_contrib` of every row, an
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import lightgbm as lgb
@@ -197,23 +198,52 @@ def tree_shap(
         frozenset(np.flatnonzero(np.isnan(x).any(axis=0)).tolist()),
         _codes_known(booster, matrix),
     )
-    groups = 0
-    for index, tree in enumerate(trees):
-        first, group = first_of_each(pattern_keys(tree, rows))
-        values = booster.predict(
-            matrix.iloc[first],
-            pred_contrib=True,
-            start_iteration=index,
-            num_iteration=1,
-            num_threads=num_threads,
+    workers = max(1, min(num_threads, len(trees)))
+    # one booster per worker: concurrent predict calls on one Booster with different
+    # start_iteration mix their results (seen in testing: every row then failed the sum check)
+    boosters = [booster] + [
+        lgb.Booster(model_str=booster.model_to_string()) for _ in range(workers - 1)
+    ]
+    with ThreadPoolExecutor(workers) as pool:  # LightGBM and numpy release the GIL
+        parts = list(
+            pool.map(
+                lambda k: _trees_share(boosters[k], matrix, rows, trees, k, workers), range(workers)
+            )
         )
-        out += np.asarray(values).reshape(len(first), width)[group]
-        groups += len(first)
+    out = np.sum([part for part, _ in parts], axis=0)
+    groups = sum(count for _, count in parts)
     problem = _check(booster, matrix, out, num_threads)
     if problem is None:
         return Contributions(out, "grouped", groups)
     full = booster.predict(matrix, pred_contrib=True, num_threads=num_threads)
     return Contributions(np.asarray(full).reshape(n, width), f"row by row ({problem})", groups)
+
+
+def _trees_share(
+    booster: lgb.Booster,
+    matrix: pd.DataFrame,
+    rows: Rows,
+    trees: list[Tree],
+    worker: int,
+    workers: int,
+) -> tuple[np.ndarray, int]:
+    """The summed per-tree values of every `workers`-th tree from `worker` on, and how many
+    (tree, pattern) groups LightGBM computed. Each worker runs LightGBM on one thread: the
+    grouping between its calls then overlaps another worker's TreeSHAP."""
+    out = np.zeros((len(matrix), matrix.shape[1] + 1))
+    groups = 0
+    for index in range(worker, len(trees), workers):
+        first, group = first_of_each(pattern_keys(trees[index], rows))
+        values = booster.predict(
+            matrix.iloc[first],
+            pred_contrib=True,
+            start_iteration=index,
+            num_iteration=1,
+            num_threads=1,
+        )
+        out += np.asarray(values).reshape(len(first), out.shape[1])[group]
+        groups += len(first)
+    return out, groups
 
 
 def _codes_known(booster: lgb.Booster, matrix: pd.DataFrame) -> bool:
