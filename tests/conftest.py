@@ -192,8 +192,11 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Callable[[DemoSpec], 
 def copy_demo(demo_file: Callable[[DemoSpec], Path], spec: DemoSpec, folder: Path) -> Warehouse:
     """A DuckDB warehouse at folder/warehouse.duckdb holding the demo data of `spec` (a copy of
     the session's file: the same rows, in a file of its own). Close it after use."""
-    path = folder / "warehouse.duckdb"
-    shutil.copyfile(demo_file(spec), path)
+    source, path = demo_file(spec), folder / "warehouse.duckdb"
+    shutil.copyfile(source, path)
+    wal = source.with_name(source.name + ".wal")  # none after a clean close; copied if there
+    if wal.exists():
+        shutil.copyfile(wal, path.with_name(path.name + ".wal"))
     return warehouse_for_url(f"duckdb:///{path}")
 
 
