@@ -39,10 +39,14 @@ help:
 	@echo "make deploy-local     - register the deployments on a local process pool (starts nothing)"
 
 # The virtualenv is built from the hash-pinned dev lock only; uv is installed with pip if missing.
-$(STAMP): requirements-dev.lock pyproject.toml
+# Bytecode is compiled once here (--compile-bytecode): uv does not by default, and where
+# PYTHONDONTWRITEBYTECODE is set (as in this project's containers and sandboxes) every process
+# would otherwise recompile pandas, LightGBM, scikit-learn and Prefect from source (seconds each).
+# The Makefile is a prerequisite so that a change to these recipes rebuilds existing venvs.
+$(STAMP): requirements-dev.lock pyproject.toml Makefile
 	@command -v uv >/dev/null 2>&1 || [ -x $(BIN)/uv ] || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv; }
 	@[ -x $(BIN)/python ] || $(UV) venv --quiet --python $(PYTHON) $(VENV)
-	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements-dev.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(BIN)/python --require-hashes requirements-dev.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -52,7 +56,7 @@ run: $(STAMP)
 
 $(IAC_STAMP): requirements-iac.lock $(STAMP)
 	@[ -x $(IAC_VENV)/bin/python ] || $(UV) venv --quiet --python $(PYTHON) $(IAC_VENV)
-	$(UV) pip sync --quiet --python $(IAC_VENV)/bin/python --require-hashes requirements-iac.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(IAC_VENV)/bin/python --require-hashes requirements-iac.lock
 	@touch $(IAC_STAMP)
 
 # Tests run on every core (pytest-xdist); tests sharing a slow session service run on one worker

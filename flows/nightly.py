@@ -10,13 +10,13 @@ from flows.train import train_model
 from tasks.dates import resolve_date
 from tasks.health import Breach, HealthPolicy
 from tasks.knobs import DEFAULTS
-from tasks.monitoring import evaluate_past_scores_task
 from tasks.prefect_tasks.features import check_source_tables_task
 from tasks.prefect_tasks.health import check_model_health_task
-from tasks.registry import ensure_result_tables_task, training_needed_task
+from tasks.prefect_tasks.monitoring import evaluate_past_scores_task
+from tasks.prefect_tasks.registry import ensure_result_tables_task, training_needed_task
+from tasks.prefect_tasks.run_report import publish_nightly_report_task
 from tasks.reporting import ScoringReport, TrainingReport
 from tasks.run_names import nightly_run_name
-from tasks.run_report import publish_nightly_report_task
 
 
 @dataclass(frozen=True)

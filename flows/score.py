@@ -10,11 +10,12 @@ from tasks.knobs import DEFAULTS
 from tasks.prefect_tasks.feature_store import prepare_features_task
 from tasks.prefect_tasks.features import check_source_tables_task
 from tasks.prefect_tasks.model_store import load_model_task
+from tasks.prefect_tasks.registry import ensure_result_tables_task, require_model_for_date_task
+from tasks.prefect_tasks.reporting import publish_scoring_report_task
+from tasks.prefect_tasks.results import load_scores_task
 from tasks.prefect_tasks.scoring import score_population_task
 from tasks.prefect_tasks.source_checks import check_source_data_task
-from tasks.registry import ensure_result_tables_task, require_model_for_date_task
-from tasks.reporting import ScoringReport, publish_scoring_report_task
-from tasks.results import load_scores_task
+from tasks.reporting import ScoringReport
 from tasks.run_names import score_run_name
 
 

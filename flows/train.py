@@ -8,6 +8,13 @@ from tasks.dates import resolve_date
 from tasks.knobs import DEFAULTS
 from tasks.prefect_tasks.features import check_source_tables_task, extract_training_frame_task
 from tasks.prefect_tasks.model_store import load_incumbent_task, save_model_task
+from tasks.prefect_tasks.registry import (
+    ensure_result_tables_task,
+    model_for_date_task,
+    promote_or_reject_task,
+    read_champion_task,
+)
+from tasks.prefect_tasks.reporting import publish_model_card_task, publish_training_report_task
 from tasks.prefect_tasks.source_checks import check_source_data_task
 from tasks.prefect_tasks.training import (
     evaluate_champion_task,
@@ -15,17 +22,7 @@ from tasks.prefect_tasks.training import (
     release_training_data_task,
 )
 from tasks.promotion import PromotionPolicy
-from tasks.registry import (
-    ensure_result_tables_task,
-    model_for_date_task,
-    promote_or_reject_task,
-    read_champion_task,
-)
-from tasks.reporting import (
-    TrainingReport,
-    publish_model_card_task,
-    publish_training_report_task,
-)
+from tasks.reporting import TrainingReport
 from tasks.run_names import train_run_name
 from tasks.training import TrainingConfig
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -23,6 +25,8 @@ POSTGRES_URL = os.environ.get(
 DEMO_END_MONTH = date(2026, 10, 1)
 SCORE_DATE = date(2026, 11, 20)
 SMALL_DEMO = DemoSpec(employees=600, months=16, seed=11, end_month=DEMO_END_MONTH)
+# The default demo size (2,000 employees x 24 months), as `make run` writes it.
+DEFAULT_DEMO = DemoSpec(end_month=DEMO_END_MONTH)
 
 
 REDSHIFT_ENV = (
@@ -168,10 +172,66 @@ def duck(tmp_path: Path) -> Iterator[Warehouse]:
     warehouse.close()
 
 
+@pytest.fixture(scope="session")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Callable[[DemoSpec], Path]:
+    """The DuckDB file write_demo_data(spec) leaves, written once per session (per xdist
+    worker). Tests take a copy of it (`copy_demo`), so each still has a warehouse of its own."""
+    files: dict[DemoSpec, Path] = {}
+
+    def build(spec: DemoSpec) -> Path:
+        if spec not in files:
+            path = tmp_path_factory.mktemp("demo") / "warehouse.duckdb"
+            with warehouse_for_url(f"duckdb:///{path}") as warehouse:
+                write_demo_data(warehouse, spec)
+            files[spec] = path
+        return files[spec]
+
+    return build
+
+
+def copy_demo(demo_file: Callable[[DemoSpec], Path], spec: DemoSpec, folder: Path) -> Warehouse:
+    """A DuckDB warehouse at folder/warehouse.duckdb holding the demo data of `spec` (a copy of
+    the session's file: the same rows, in a file of its own). Close it after use."""
+    source, path = demo_file(spec), folder / "warehouse.duckdb"
+    shutil.copyfile(source, path)
+    wal = source.with_name(source.name + ".wal")  # none after a clean close; copied if there
+    if wal.exists():
+        shutil.copyfile(wal, path.with_name(path.name + ".wal"))
+    return warehouse_for_url(f"duckdb:///{path}")
+
+
 @pytest.fixture
-def demo_duck(duck: Warehouse) -> Warehouse:
-    write_demo_data(duck, SMALL_DEMO)
-    return duck
+def demo_duck(tmp_path: Path, demo_file: Callable[[DemoSpec], Path]) -> Iterator[Warehouse]:
+    """The configured DuckDB warehouse (tmp_path/warehouse.duckdb) holding SMALL_DEMO."""
+    warehouse = copy_demo(demo_file, SMALL_DEMO, tmp_path)
+    yield warehouse
+    warehouse.close()
+
+
+@pytest.fixture(scope="session")
+def default_demo_training_frame(
+    demo_file: Callable[[DemoSpec], Path], tmp_path_factory: pytest.TempPathFactory
+) -> pd.DataFrame:
+    """The 18-month training frame ending SCORE_DATE on DEFAULT_DEMO, extracted once per
+    session: read it only (`default_demo_frame` gives each test a copy)."""
+    from tasks.features import TrainingWindow, extract_training_frame
+
+    with copy_demo(demo_file, DEFAULT_DEMO, tmp_path_factory.mktemp("frame")) as warehouse:
+        return extract_training_frame(warehouse, TrainingWindow.ending(SCORE_DATE, 18))
+
+
+@pytest.fixture
+def default_demo_frame(default_demo_training_frame: pd.DataFrame) -> pd.DataFrame:
+    return default_demo_training_frame.copy()
+
+
+@pytest.fixture(scope="session")
+def default_demo_model(default_demo_training_frame: pd.DataFrame):  # -> PulseModel
+    """fit_model with the default TrainingConfig on the default demo frame (the champion
+    `make run` would train), fitted once per session: tests only read it."""
+    from tasks.training import TrainingConfig, fit_model
+
+    return fit_model(default_demo_training_frame, TrainingConfig(), SCORE_DATE)
 
 
 def _postgres_available() -> str | None:

@@ -151,7 +151,6 @@ def _load(warehouse: Warehouse, people) -> None:
     for column in ("work_score", "relationship_score", "health_score"):
         survey[column] = survey[column].astype("Int16")
     with warehouse.transaction() as tx:
-        tx.execute_script("create_source_tables")
         tx.execute_script("clear_source_tables")
         tx.bulk_insert("employees", employees)
         if len(survey):
@@ -160,8 +159,13 @@ def _load(warehouse: Warehouse, people) -> None:
 
 @pytest.fixture(scope="module")
 def scratch_duck():
+    """One DuckDB warehouse for every example of the module, with the source and result tables
+    created once (each example empties what it fills)."""
     with tempfile.TemporaryDirectory() as folder:
         warehouse = warehouse_for_url(f"duckdb:///{Path(folder) / 'labels.duckdb'}")
+        with warehouse.transaction() as tx:
+            tx.execute_script("create_source_tables")
+        ensure_result_tables(warehouse)
         yield warehouse
         warehouse.close()
 
@@ -208,7 +212,7 @@ def _batches(day, ids, parts, version, breaks):
 
 
 def _check_sequence(warehouse: Warehouse, writes) -> None:
-    ensure_result_tables(warehouse)
+    """From an empty condition_scores (the result tables exist), apply `writes` in turn."""
     with warehouse.engine.begin() as conn:
         conn.execute(sa.text(f"DELETE FROM {warehouse.qualified('condition_scores')}"))
     model: dict[date, tuple[set[int], str]] = {}
@@ -244,4 +248,5 @@ def test_partition_writes_end_as_the_last_good_write_per_date_duckdb(scratch_duc
 )
 @given(writes=st.lists(write, min_size=1, max_size=6))
 def test_partition_writes_end_as_the_last_good_write_per_date_postgres(pg, writes):
+    ensure_result_tables(pg)
     _check_sequence(pg, writes)

@@ -19,8 +19,8 @@ from prefect import flow
 import tasks.results
 from tasks.demo_data import write_demo_data
 from tasks.feature_store import forget_features, prepare_features
+from tasks.prefect_tasks.results import load_scores_task
 from tasks.registry import ensure_result_tables
-from tasks.results import load_scores_task
 from tasks.retries import is_transient
 from tasks.scoring import SCORES_SCHEMA, ScoreFile
 from tests.conftest import SMALL_DEMO

@@ -63,19 +63,19 @@ def test_a_work_dir_that_is_a_file_is_one_line(tmp_path):
 def test_scores_file_is_private_and_gone_after_a_failed_load(demo_duck, prefect_api, monkeypatch):
     """The score file is 0600 while it exists; a load that fails for good removes it, and the
     previous date's scores stay."""
-    import tasks.results
+    import tasks.prefect_tasks.results as load_task  # where the load-scores task calls it
 
     work = Path(os.environ["PULSEWATCH_WORK_DIR"])
     nightly_pipeline(score_date=DAY)
     before = risk_by_employee(demo_duck, DAY)
     modes = []
-    real_load = tasks.results.load_scores
+    real_load = load_task.load_scores
 
     def observe(warehouse, scores):  # records what is on disk, then loads for real
         modes.append(stat.S_IMODE(Path(scores.path).stat().st_mode))
         return real_load(warehouse, scores)
 
-    monkeypatch.setattr(tasks.results, "load_scores", observe)
+    monkeypatch.setattr(load_task, "load_scores", observe)
     # condition_scores replaced by one that refuses NEXT_DAY's rows (the result tables and the
     # view over them are still valid): the load fails for good, DAY's rows are kept
     table = demo_duck.qualified("condition_scores")

@@ -6,6 +6,7 @@ AWS, Slack and the Prefect API are the edges of the world here; each is a real s
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import threading
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import cfn_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
@@ -32,8 +32,17 @@ if str(NOTIFIER_DIR) not in sys.path:
 
 
 def load_template() -> dict[str, Any]:
-    """The template with intrinsic tags as JSON functions (!Ref x -> {"Ref": "x"})."""
-    return cfn_yaml.load(str(TEMPLATE))
+    """The template with intrinsic tags as JSON functions (!Ref x -> {"Ref": "x"}): parsed
+    once, a fresh copy per call."""
+    return json.loads(_template_json())
+
+
+@functools.cache
+def _template_json() -> str:
+    # cfn-lint's decoder brings sympy and networkx (~900 modules): imported on first use only
+    from cfnlint.decode import cfn_yaml
+
+    return json.dumps(cfn_yaml.load(str(TEMPLATE)))
 
 
 def sample_event(name: str) -> dict[str, Any]:

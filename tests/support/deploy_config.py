@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,20 @@ def load(path: Path = PREFECT_YAML) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def deployments(path: Path = PREFECT_YAML) -> dict[str, dict[str, Any]]:
-    """'flow-name/deployment' -> deployment config; the flow name comes from the entrypoint."""
+@functools.cache
+def load_flow(entrypoint: str) -> Any:
+    """The flow at `entrypoint` (flows/<file>.py:<function>, relative to the repository),
+    loaded from its file as `prefect deploy` does; once per session (the tests only read it)."""
     from prefect.flows import load_flow_from_entrypoint
 
+    return load_flow_from_entrypoint(str(ROOT / entrypoint))
+
+
+def deployments(path: Path = PREFECT_YAML) -> dict[str, dict[str, Any]]:
+    """'flow-name/deployment' -> deployment config; the flow name comes from the entrypoint."""
     found = {}
     for config in load(path)["deployments"]:
-        flow = load_flow_from_entrypoint(str(ROOT / config["entrypoint"]))
+        flow = load_flow(config["entrypoint"])
         found[f"{flow.name}/{config['name']}"] = config
     return found
 

@@ -22,6 +22,7 @@ from tasks.errors import ModelStoreError
 from tasks.model import FORMAT, FORMAT_UNCALIBRATED, PulseModel, model_matrix
 from tasks.model_store import LocalModelStore, StoredModel, load_model, save_model, sha256
 from tasks.training import TrainingConfig, fit_model, precision_top, split_by_time
+from tests.conftest import SMALL_DEMO, copy_demo
 
 pytestmark = pytest.mark.unit
 TRAIN_END = date(2026, 11, 20)
@@ -123,11 +124,14 @@ def test_precision_in_the_top_breaks_ties_by_employee_id():
 # -- the model JSON --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def demo_model(demo_duck):
+@pytest.fixture(scope="module")
+def demo_model(demo_file, tmp_path_factory):
+    """A 40-round model on SMALL_DEMO and its frame, fitted once for the module: the tests
+    only read them (each changes a JSON copy of the model, never the model)."""
     from tasks.features import TrainingWindow, extract_training_frame
 
-    frame = extract_training_frame(demo_duck, TrainingWindow.ending(TRAIN_END, 12))
+    with copy_demo(demo_file, SMALL_DEMO, tmp_path_factory.mktemp("calibration")) as warehouse:
+        frame = extract_training_frame(warehouse, TrainingWindow.ending(TRAIN_END, 12))
     return fit_model(frame, TrainingConfig(num_boost_round=40), TRAIN_END), frame
 
 

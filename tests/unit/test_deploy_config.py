@@ -16,11 +16,11 @@ from tests.support.deploy_config import (
     CHECK_VALUES,
     LOCAL_YAML,
     PREFECT_YAML,
-    ROOT,
     deployments,
     env_placeholders,
     example_values,
     load,
+    load_flow,
 )
 
 pytestmark = pytest.mark.unit
@@ -29,14 +29,12 @@ EXPECTED = {"nightly-pipeline/nightly", "train-model/weekly", "backfill/adhoc"}
 
 @pytest.mark.parametrize("path", [PREFECT_YAML, LOCAL_YAML], ids=["ecs", "local"])
 def test_every_entrypoint_is_a_flow_accepting_the_deployment_parameters(path):
-    from prefect.flows import load_flow_from_entrypoint
-
     found = deployments(path)
     assert set(found) == EXPECTED
     for name, config in found.items():
         module, function = config["entrypoint"].split(":")
         assert module.startswith("flows/") and module.endswith(".py"), name
-        flow = load_flow_from_entrypoint(str(ROOT / config["entrypoint"]))
+        flow = load_flow(config["entrypoint"])
         assert isinstance(flow, Flow) and flow.fn.__name__ == function
         given = dict(config.get("parameters", {}))
         assert set(given) <= set(flow.parameters.properties), name
@@ -46,7 +44,7 @@ def test_every_entrypoint_is_a_flow_accepting_the_deployment_parameters(path):
         else:
             assert not flow.parameters.required, name  # a schedule can start it as it is
         flow.validate_parameters(given)  # raises on an unknown parameter or a wrong type
-    backfill = load_flow_from_entrypoint(str(ROOT / found["backfill/adhoc"]["entrypoint"]))
+    backfill = load_flow(found["backfill/adhoc"]["entrypoint"])
     # what `prefect deployment run 'backfill/adhoc' --param start=… --param end=…` sends
     given = {**found["backfill/adhoc"]["parameters"], "start": "2026-11-01", "end": "2026-11-03"}
     assert backfill.validate_parameters(given)["start"] == date(2026, 11, 1)
@@ -58,10 +56,8 @@ def test_every_entrypoint_is_a_flow_accepting_the_deployment_parameters(path):
 def test_deployment_parameters_are_overrides_not_restated_defaults(path):
     """The defaults are defined once (tasks/knobs.py, read by the flow signatures): a deployment
     giving a parameter its default value would be a second copy that drifts."""
-    from prefect.flows import load_flow_from_entrypoint
-
     for name, config in deployments(path).items():
-        flow = load_flow_from_entrypoint(str(ROOT / config["entrypoint"]))
+        flow = load_flow(config["entrypoint"])
         defaults = {k: v.get("default") for k, v in flow.parameters.properties.items()}
         for parameter, value in (config.get("parameters") or {}).items():
             assert value != defaults[parameter], f"{name}: {parameter}={value!r} is the default"
@@ -94,10 +90,8 @@ def test_flow_defaults_are_the_knobs():
 def test_every_parameter_has_help_in_the_run_form(path):
     """Google-style `Args:` in each flow's docstring become the descriptions Prefect puts in
     the deployment's parameter schema (the Custom run form)."""
-    from prefect.flows import load_flow_from_entrypoint
-
     for name, config in deployments(path).items():
-        flow = load_flow_from_entrypoint(str(ROOT / config["entrypoint"]))
+        flow = load_flow(config["entrypoint"])
         schema = flow.parameters.model_dump()["properties"]
         missing = [p for p, s in schema.items() if not s.get("description")]
         assert not missing, f"{name}: no help for {missing}"

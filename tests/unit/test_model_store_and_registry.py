@@ -22,16 +22,20 @@ from tasks.registry import (
     training_needed,
 )
 from tasks.training import TrainingConfig, fit_model
+from tests.conftest import SMALL_DEMO, copy_demo
 from tests.support.flow_checks import registry
 
 pytestmark = pytest.mark.unit
 
 
-@pytest.fixture
-def tiny_model(demo_duck):
+@pytest.fixture(scope="module")
+def tiny_model(demo_file, tmp_path_factory):
+    """A 10-round model on SMALL_DEMO, fitted once for the module: tests only read it (a test
+    that relabels it takes a copy, `as_of`)."""
     from tasks.features import TrainingWindow, extract_training_frame
 
-    frame = extract_training_frame(demo_duck, TrainingWindow.ending(date(2026, 11, 20), 10))
+    with copy_demo(demo_file, SMALL_DEMO, tmp_path_factory.mktemp("registry")) as warehouse:
+        frame = extract_training_frame(warehouse, TrainingWindow.ending(date(2026, 11, 20), 10))
     return fit_model(frame, TrainingConfig(num_boost_round=10), date(2026, 11, 20))
 
 

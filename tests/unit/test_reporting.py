@@ -10,16 +10,10 @@ from datetime import UTC, date, datetime
 import pytest
 
 from tasks.model import PulseModel
+from tasks.prefect_tasks.reporting import publish_scoring_report_task, publish_training_report_task
 from tasks.promotion import PromotionDecision
 from tasks.registry import RegistryEntry
-from tasks.reporting import (
-    NONE_SHOWN,
-    ScoringReport,
-    comparison_table,
-    publish_scoring_report_task,
-    publish_training_report_task,
-    scoring_markdown,
-)
+from tasks.reporting import NONE_SHOWN, ScoringReport, comparison_table, scoring_markdown
 from tasks.scoring import ScoreFile
 
 METRICS = {

@@ -11,6 +11,7 @@ from tasks.features import TrainingWindow, extract_training_frame
 from tasks.registry import ensure_result_tables
 from tasks.scoring import ScoreStats, score_to_file
 from tasks.training import TrainingConfig, fit_model
+from tests.conftest import SMALL_DEMO, copy_demo
 
 pytestmark = pytest.mark.unit
 DAY = date(2026, 11, 20)
@@ -30,13 +31,21 @@ def test_stats_match_numpy_within_a_bin():
     assert sum(summary["histogram"]) == 20_000
 
 
+@pytest.fixture(scope="module")
+def model(demo_file, tmp_path_factory):
+    """A 20-round model on SMALL_DEMO, fitted once for the module (the tests only score)."""
+    with copy_demo(demo_file, SMALL_DEMO, tmp_path_factory.mktemp("scoring")) as warehouse:
+        frame = extract_training_frame(warehouse, TrainingWindow.ending(DAY, 10))
+    return fit_model(frame, TrainingConfig(num_boost_round=20), DAY)
+
+
 @pytest.fixture
-def model(demo_duck):
+def demo_duck(demo_duck):
+    """SMALL_DEMO with the result tables and the features of DAY and of 1990-01-01."""
     ensure_result_tables(demo_duck)
     prepare_features(demo_duck, DAY)
     prepare_features(demo_duck, date(1990, 1, 1))
-    frame = extract_training_frame(demo_duck, TrainingWindow.ending(DAY, 10))
-    return fit_model(frame, TrainingConfig(num_boost_round=20), DAY)
+    return demo_duck
 
 
 def test_chunked_scoring_equals_one_pass(demo_duck, model, tmp_path):

@@ -1,25 +1,25 @@
-"""Training on the demo data: time split, a real AUC, serialisation round trip."""
+"""Training on the demo data: time split, a real AUC, serialisation round trip.
+
+The frame is the default demo size (2,000 employees x 24 months, as `make run` uses), extracted
+once per session (tests/conftest.py: default_demo_frame, a copy per test); the default-config
+champion is fitted once (default_demo_model) and the 30-round model once per module: the tests
+only read them."""
 
 from datetime import date
 
 import numpy as np
 import pytest
 
-from tasks.demo_data import DemoSpec, write_demo_data
-from tasks.features import TrainingWindow, extract_training_frame
 from tasks.model import PulseModel
 from tasks.training import TrainingConfig, evaluate_on_validation, fit_model, split_by_time
-from tests.conftest import DEMO_END_MONTH
 
 pytestmark = pytest.mark.unit
 TRAIN_END = date(2026, 11, 20)
 
 
-@pytest.fixture
-def default_demo_frame(duck):
-    """The default demo size (2,000 employees x 24 months), as `make run` uses."""
-    write_demo_data(duck, DemoSpec(end_month=DEMO_END_MONTH))
-    return extract_training_frame(duck, TrainingWindow.ending(TRAIN_END, 18))
+@pytest.fixture(scope="module")
+def model_30_rounds(default_demo_training_frame):
+    return fit_model(default_demo_training_frame, TrainingConfig(num_boost_round=30), TRAIN_END)
 
 
 def test_split_is_by_time(default_demo_frame):
@@ -29,8 +29,9 @@ def test_split_is_by_time(default_demo_frame):
     assert len(train) + len(valid) == len(default_demo_frame)
 
 
-def test_demo_champion_auc_is_well_above_chance(default_demo_frame):
-    model = fit_model(default_demo_frame, TrainingConfig(), TRAIN_END)
+def test_demo_champion_auc_is_well_above_chance(default_demo_model):
+    model = default_demo_model
+    assert model.params["num_boost_round"] == TrainingConfig().num_boost_round
     assert model.metrics["auc"] >= 0.75
     assert model.metrics["n_valid"] > 3000
     assert model.params["num_threads"] == 1
@@ -43,8 +44,8 @@ def test_shuffled_labels_learn_nothing(default_demo_frame):
     assert 0.40 < model.metrics["auc"] < 0.60
 
 
-def test_serialised_model_predicts_identically(default_demo_frame):
-    model = fit_model(default_demo_frame, TrainingConfig(num_boost_round=30), TRAIN_END)
+def test_serialised_model_predicts_identically(default_demo_frame, model_30_rounds):
+    model = model_30_rounds
     restored = PulseModel.from_bytes(model.to_bytes())
     sample = default_demo_frame.head(500)
     np.testing.assert_array_equal(model.predict(sample), restored.predict(sample))
@@ -53,8 +54,8 @@ def test_serialised_model_predicts_identically(default_demo_frame):
     )
 
 
-def test_unseen_department_is_scored_as_missing(default_demo_frame):
-    model = fit_model(default_demo_frame, TrainingConfig(num_boost_round=30), TRAIN_END)
+def test_unseen_department_is_scored_as_missing(default_demo_frame, model_30_rounds):
+    model = model_30_rounds
     sample = default_demo_frame.head(50).copy()
     sample["department"] = "Brand New Team"
     scores = model.predict(sample)

@@ -1,4 +1,9 @@
-"""Streamed training (tasks/training_data.py) against the in-memory reference path."""
+"""Streamed training (tasks/training_data.py) against the in-memory reference path.
+
+On the default demo size (2,000 employees x 24 months, as `make run` uses): the frame and the
+default-config reference model are built once per session (tests/conftest.py:
+default_demo_frame, a copy per test, and default_demo_model); `demo` is a warehouse of the
+test's own holding the same rows."""
 
 from datetime import date
 from pathlib import Path
@@ -9,7 +14,7 @@ import pytest
 
 from tasks.demo_data import DemoSpec, write_demo_data
 from tasks.errors import DataContractError
-from tasks.features import TrainingWindow, extract_training_data, extract_training_frame
+from tasks.features import TrainingWindow, extract_training_data
 from tasks.model import model_matrix
 from tasks.training import (
     TrainingConfig,
@@ -20,22 +25,23 @@ from tasks.training import (
     split_by_time,
 )
 from tasks.training_data import SpillSequence, TrainingData
-from tests.conftest import DEMO_END_MONTH
+from tests.conftest import DEFAULT_DEMO, DEMO_END_MONTH, copy_demo
 
 pytestmark = pytest.mark.unit
 TRAIN_END = date(2026, 11, 20)
 
 
 @pytest.fixture
-def demo(duck):
-    """The default demo size (2,000 employees x 24 months), as `make run` uses."""
-    write_demo_data(duck, DemoSpec(end_month=DEMO_END_MONTH))
-    return duck
+def demo(demo_file, tmp_path):
+    """A warehouse of the test's own holding the default demo data."""
+    warehouse = copy_demo(demo_file, DEFAULT_DEMO, tmp_path)
+    yield warehouse
+    warehouse.close()
 
 
 @pytest.fixture
-def frame(demo):
-    return extract_training_frame(demo, TrainingWindow.ending(TRAIN_END, 18))
+def frame(default_demo_frame):
+    return default_demo_frame
 
 
 def batches(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
@@ -47,8 +53,8 @@ def spills(work: Path) -> list[Path]:
     return sorted(work.glob("training-*")) if work.exists() else []
 
 
-def test_streamed_model_is_the_in_memory_model(demo, frame, tmp_path):
-    reference = fit_model(frame, TrainingConfig(), TRAIN_END)
+def test_streamed_model_is_the_in_memory_model(demo, frame, default_demo_model, tmp_path):
+    reference = default_demo_model  # fit_model(frame, TrainingConfig(), TRAIN_END)
     with extract_training_data(demo, TrainingWindow.ending(TRAIN_END, 18), tmp_path) as data:
         streamed = fit_streamed(data, TrainingConfig(), TRAIN_END)
         assert evaluate_streamed(reference, data, 3) == pytest.approx(reference.metrics["auc"])
