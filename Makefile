@@ -41,7 +41,8 @@ help:
 # The virtualenv is built from the hash-pinned dev lock only; uv is installed with pip if missing.
 # --compile-bytecode: uv installs no .pyc by default, and where PYTHONDONTWRITEBYTECODE is set
 # (many container images) every process would compile prefect & co. from source again: about
-# 7 s of CPU per process importing prefect, and make test starts well over a hundred of them.
+# 7 s of CPU per process importing prefect (measured: `make test-cli` 4 min 35 s of CPU without
+# .pyc, 1 min 53 s with).
 $(STAMP): requirements-dev.lock pyproject.toml
 	@command -v uv >/dev/null 2>&1 || [ -x $(BIN)/uv ] || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv; }
 	@[ -x $(BIN)/python ] || $(UV) venv --quiet --python $(PYTHON) $(VENV)
