@@ -128,6 +128,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=f"set {', '.join(missing)} to run it"))
 
 
+def ungrouped(items: list[pytest.Item]) -> list[str]:
+    """The tests marked with an xdist group whose node id lacks the `@group` suffix that
+    pytest-xdist's `--dist loadgroup` schedules by: were there any, the tests of one shared
+    service would be spread over the workers and each would start the service."""
+    return [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid
+    ]
+
+
+UNGROUPED = pytest.StashKey[set[str]]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On an xdist worker under `--dist loadgroup`, after pytest-xdist suffixed the node ids:
+    note the grouped tests it left without a suffix (pytest 9.2 with pytest-xdist 3.8 silently
+    drops it, pytest-dev/pytest-xdist#1386; pyproject.toml pins pytest below 9.2)."""
+    config = session.config
+    if hasattr(config, "workerinput") and config.getvalue("loadgroup"):
+        config.stash[UNGROUPED] = set(ungrouped(session.items))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A grouped test that xdist would not keep on one worker fails before its fixtures start
+    (an exception in a worker's collection hooks shows only as "worker crashed")."""
+    if item.nodeid in item.config.stash.get(UNGROUPED, set()):
+        pytest.fail(
+            "pytest-xdist did not group this test with the others of its shared service "
+            "(each worker would start the service): see the pytest pin in pyproject.toml",
+            pytrace=False,
+        )
+
+
 def _refuse_in_unit(request: pytest.FixtureRequest, what: str) -> None:
     if tier_of(request.node) == "unit":
         pytest.fail(f"a unit test does not use {what}: mark it integration (or cli)")
