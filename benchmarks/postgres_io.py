@@ -321,6 +321,9 @@ def step_score_direct(schema: str, folder: str) -> dict:
 
 
 def step_score_flow(schema: str, folder: str) -> dict:
+    """The flow without reasons (reasons_top_share 0; its default is the top 10%): the same
+    work as the floor and the naive script, so the ratios measure orchestration and the
+    checks. What reasons add is benchmarks/reasons.py's measurement."""
     from flows.score import score_population
     from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
@@ -328,7 +331,7 @@ def step_score_flow(schema: str, folder: str) -> dict:
     with open_warehouse(get_settings()) as warehouse:
         _truncate_scores(warehouse)  # a night scores a new date: nothing to replace
     started = time.perf_counter()
-    report = score_population(score_date=DAY, num_threads=THREADS)
+    report = score_population(score_date=DAY, num_threads=THREADS, reasons_top_share=0.0)
     return {
         "rows": report.rows,
         "seconds": time.perf_counter() - started,
