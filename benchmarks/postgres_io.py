@@ -72,15 +72,23 @@ def _env(schema: str, folder: str, **extra: str) -> dict:
     }
 
 
-def child(step: str, schema: str, folder: str, extra: dict | None = None) -> dict:
+def run_json(args: list[str], env: dict | None = None) -> dict:
+    """Run `python -m args...` in its own process; its last line of output is its JSON result.
+    On failure, the error names the step and ends with the child's last lines of stderr (the
+    output is captured for the JSON, so without them a failed step says nothing of why)."""
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.postgres_io", step, schema, folder],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=_env(schema, folder, **(extra or {})),
+        [sys.executable, "-m", *args], capture_output=True, text=True, env=env, check=False
     )
+    if out.returncode != 0:
+        tail = "\n".join(out.stderr.strip().splitlines()[-25:])
+        raise RuntimeError(f"{' '.join(args)} exited with {out.returncode}:\n{tail}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def child(step: str, schema: str, folder: str, extra: dict | None = None) -> dict:
+    return run_json(
+        ["benchmarks.postgres_io", step, schema, folder], _env(schema, folder, **(extra or {}))
+    )
 
 
 # -- steps, each run in its own process -----------------------------------------------------
@@ -286,7 +294,7 @@ def step_score_direct(schema: str, folder: str) -> dict:
     from tasks.feature_store import prepare_features, stream_scoring_frames
     from tasks.model_store import load_model, model_store
     from tasks.registry import read_champion
-    from tasks.results import load_scores
+    from tasks.results import load_scores, remove_files
     from tasks.scoring import score_to_file
     from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
@@ -308,10 +316,14 @@ def step_score_direct(schema: str, folder: str) -> dict:
             THREADS,
         )
         written = load_scores(warehouse, result)
+    remove_files(result)  # as the flow's load does: the next run creates it anew (0600, O_EXCL)
     return {"rows": written, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
 
 
 def step_score_flow(schema: str, folder: str) -> dict:
+    """The flow without reasons (reasons_top_share 0; its default is the top 10%): the same
+    work as the floor and the naive script, so the ratios measure orchestration and the
+    checks. What reasons add is benchmarks/reasons.py's measurement."""
     from flows.score import score_population
     from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
@@ -319,7 +331,7 @@ def step_score_flow(schema: str, folder: str) -> dict:
     with open_warehouse(get_settings()) as warehouse:
         _truncate_scores(warehouse)  # a night scores a new date: nothing to replace
     started = time.perf_counter()
-    report = score_population(score_date=DAY, num_threads=THREADS)
+    report = score_population(score_date=DAY, num_threads=THREADS, reasons_top_share=0.0)
     return {
         "rows": report.rows,
         "seconds": time.perf_counter() - started,

@@ -4,6 +4,10 @@ Each measurement runs in its own Python process so peak memory (VmHWM) is its ow
 Results are compared as ratios against the small population measured in the same run
 (the machine is shared and noisy), and written to benchmarks/results/<timestamp>.json with
 the machine noted.
+
+PULSEWATCH_BENCH_SKIP_REASONS=1 leaves out the cost of reasons (benchmarks/reasons.py: its own
+1M-employee data and two scoring nights, one with TreeSHAP); run it alone with
+`python -m benchmarks.reasons`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ RESULTS = Path(__file__).parent / "results"
 END_MONTH = date(2026, 10, 1)
 SMALL, LARGE = 20_000, 200_000
 CHUNK_ROWS = 10_000  # smaller than both populations, so both stream several chunks
+SKIP_REASONS = os.environ.get("PULSEWATCH_BENCH_SKIP_REASONS") == "1"
 
 
 def _peak_rss_mb() -> float:
@@ -80,13 +85,9 @@ def _child(kind: str, employees: int, folder: str) -> dict:
 
 
 def _measure(kind: str, employees: int, folder: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--child", kind, str(employees), folder],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    from benchmarks.postgres_io import run_json
+
+    return run_json(["benchmarks.run", "--child", kind, str(employees), folder])
 
 
 def _train_model(folder: str) -> None:
@@ -102,8 +103,9 @@ def _train_model(folder: str) -> None:
 
 def _module(name: str) -> dict:
     """Run `python -m name` in its own process; its last line of output is its JSON result."""
-    out = subprocess.run([sys.executable, "-m", name], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    from benchmarks.postgres_io import run_json
+
+    return run_json([name])
 
 
 def main() -> None:
@@ -131,7 +133,8 @@ def main() -> None:
         results["postgres_ratios"].update(postgres_io.training_ratios(results["postgres"]))
     results["source_profile"] = _module("benchmarks.source_profile")
     results["monitoring"] = _module("benchmarks.monitoring")
-    results["reasons"] = reasons.run()  # issue 17 item 4
+    if not SKIP_REASONS:
+        results["reasons"] = reasons.run()  # issue 17 item 4
     by = {(m["kind"], m["employees"]): m for m in results["measurements"]}
     results["ratios_large_vs_small"] = {
         kind: {
@@ -147,6 +150,18 @@ def main() -> None:
     (RESULTS / f"{stamp}.json").write_text(text)
     (RESULTS / "latest.json").write_text(text)
     print(table(results))
+
+
+# The targets of issues 3 and 15, printed beside the ratios they apply to.
+TARGETS = {
+    "loader_vs_psql_copy": ">= 1.0",
+    "loader_vs_to_sql": ">= 20",
+    "reader_vs_read_sql": ">= 5",
+    "reader_peak_rss_vs_read_sql": "<= 0.33",
+    "score_peak_rss_1m_vs_100k": "<= 1.5",
+    "score_flow_vs_floor": "<= 1.5",
+    "naive_score_vs_flow": ">= 3",
+}
 
 
 def table(results: dict) -> str:
@@ -205,7 +220,10 @@ def table(results: dict) -> str:
             f"| {profile['ratio_vs_linear'][key]} |"
         )
     fingerprint = profile["median_s"]["profile"] - profile["median_s"]["duplicate_count"]
-    lines.append(f"| source profile without the duplicate count | | {fingerprint:.1f} | |")
+    lines.append(
+        f"| source profile without the duplicate count (checks + fingerprint) | "
+        f"| {fingerprint:.2f} | {fingerprint / profile['median_s']['profile_linear']:.2f} |"
+    )
     lines.append(
         f"| monitoring: evaluate {len(monitoring['score_dates'])} past score dates "
         f"({monitoring['score_rows']:,} scores) | {monitoring['survey_rows']:,} "
@@ -214,12 +232,14 @@ def table(results: dict) -> str:
     lines.append(
         f"| monitoring: write tonight's drift rows | | {monitoring['median_s']['drift']:.2f} | |"
     )
-    lines += ["", "| ratio | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in results["postgres_ratios"].items()]
+    lines += ["", "| ratio | value | target |", "|---|---|---|"]
+    lines += [
+        f"| {k} | {v} | {TARGETS.get(k, '')} |" for k, v in results["postgres_ratios"].items()
+    ]
     for kind, r in results["ratios_large_vs_small"].items():
         lines.append(
             f"| duckdb {kind}: 200k vs 20k employees, time / peak RSS | "
-            f"{r['seconds']} / {r['peak_rss']} |"
+            f"{r['seconds']} / {r['peak_rss']} | |"
         )
     return "\n".join(lines)
 
