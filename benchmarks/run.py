@@ -241,6 +241,12 @@ def table(results: dict) -> str:
             f"| duckdb {kind}: 200k vs 20k employees, time / peak RSS | "
             f"{r['seconds']} / {r['peak_rss']} | |"
         )
+    if reasons := results.get("reasons"):  # issue 17 item 4
+        for night, key in (("floor", "with_vs_without"), ("scoring night", "flow_with_vs_without")):
+            lines.append(
+                f"| reasons (top {reasons['top_share']:.0%}), {night}: with / without | "
+                f"{reasons[key]} | <= {reasons['target']} |"
+            )
     return "\n".join(lines)
 
 
