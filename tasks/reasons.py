@@ -125,7 +125,12 @@ def reasons_table(
     rows, ranks = np.nonzero(reasons >= 0)
     columns = reasons[rows, ranks]
     names = np.array(feature_columns, dtype=object)
-    values = [_text(frame[feature_columns[c]].iat[r]) for r, c in zip(rows, columns, strict=True)]
+    values: list[str | None] = [None] * len(rows)
+    for column in np.unique(columns):  # one column at a time: .iat per value cost ~10 s per 100k
+        at = np.flatnonzero(columns == column)
+        held = frame[feature_columns[column]].to_numpy(dtype=object)[rows[at]]
+        for position, value in zip(at.tolist(), held.tolist(), strict=True):
+            values[position] = _text(value)
     n = len(rows)
     arrays = [
         pa.repeat(pa.scalar(score_date, pa.date32()), n),
