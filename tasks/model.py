@@ -111,9 +111,8 @@ class PulseModel:
             return Contributions(np.empty((0, width)), "grouped", 0)
         if self._trees is None:
             self._trees = parse_trees(self.booster)
-        threads = num_threads or int(self.params.get("num_threads", 1))
         matrix = model_matrix(frame, self.categories)
-        return tree_shap(self.booster, matrix, threads, self._trees)
+        return tree_shap(self.booster, matrix, self._threads(num_threads), self._trees)
 
     def to_bytes(self) -> bytes:
         document = {

@@ -188,9 +188,8 @@ def tree_shap(
     pattern (module docstring). `trees` is parse_trees(booster), if already parsed."""
     trees = parse_trees(booster) if trees is None else trees
     n, width = len(matrix), matrix.shape[1] + 1
-    out = np.zeros((n, width))
     if n == 0:
-        return Contributions(out, "grouped", 0)
+        return Contributions(np.zeros((0, width)), "grouped", 0)
     x = np.asfortranarray(numeric_view(matrix))  # column gathers read contiguous memory
     x[np.abs(x) <= ZERO_THRESHOLD] = 0.0  # as LightGBM's predictor reads them
     rows = Rows(
