@@ -102,10 +102,9 @@ class PulseModel:
     def contributions(self, frame: pd.DataFrame, num_threads: int | None = None) -> Contributions:
         """LightGBM's `pred_contrib` (TreeSHAP) of each row: one column per feature in model
         order, then the bias; each row sums to the booster's raw score (log-odds). These explain
-        the booster, whatever `predict` then makes of its raw score. Computed per tree on one row
-        per branch pattern (tasks/tree_shap.py), checked against pred_contrib on every call;
-        still far costlier than `predict`: tasks/reasons.py calls it only for the rows that need
-        it."""
+        the booster, whatever `predict` then makes of its raw score. Computed per tree, leaf and
+        branch pattern (tasks/tree_shap.py), checked against pred_contrib on every call; still
+        costlier than `predict`: tasks/reasons.py calls it only for the rows that need it."""
         width = len(self.feature_columns) + 1
         if frame.empty:
             return Contributions(np.empty((0, width)), "grouped", 0)

@@ -4,6 +4,8 @@ when grouping is wrong, the checks catch it and the answer is pred_contrib's."""
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import replace
 
 import lightgbm as lgb
@@ -11,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.tree_shap import parse_trees, tree_shap
+from tasks.tree_shap import parse_trees, shapley_weights, tree_shap, unwound_sums
 
 pytestmark = pytest.mark.unit
 
@@ -133,16 +135,72 @@ def test_a_wrong_grouping_is_caught_and_the_answer_is_pred_contrib():
 
 
 def test_categories_not_in_the_boosters_order_still_give_pred_contrib():
+    """Categories in another order, one the booster never saw ("z") and missing ones: read as
+    LightGBM reads them (its own categories' codes; an unseen one is missing, and goes right)."""
     rng = np.random.default_rng(9)
     train = _frame(rng, 2000, False)
     booster = _booster(train, rng)
     rows = _frame(rng, 800, False)
     reordered = rows.copy()
-    reordered["dept"] = reordered["dept"].cat.reorder_categories(CATEGORIES[::-1])
+    labels = np.where(rng.random(len(rows)) < 0.1, "z", rows["dept"].astype(str))
+    labels[rng.random(len(rows)) < 0.1] = None
+    reordered["dept"] = pd.Categorical(labels, categories=["z", *CATEGORIES[::-1]])
     expected = booster.predict(reordered, pred_contrib=True, num_threads=1)
 
     got = tree_shap(booster, reordered, num_threads=1)
 
+    assert got.method == "grouped"
+    np.testing.assert_allclose(got.values, expected, rtol=0, atol=1e-12)
+
+
+def test_paths_testing_a_feature_twice_are_covered():
+    """The cases above exercise what the arithmetic handles specially: a path testing one
+    feature at several nodes (its agreement is the AND of them), categorical nodes, and leaves
+    whose paths test several distinct features."""
+    rng = np.random.default_rng(5)
+    trees = parse_trees(_booster(_frame(rng, 1500, True), rng))
+    steps = [np.diff(np.append(t.node_starts, len(t.path_nodes))) for t in trees]
+    assert max(int(s.max()) for s in steps) >= 2
+    assert any(t.categorical for t in trees)
+    assert max(int(t.leaf_sizes.max()) for t in trees) >= 3
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 8])
+def test_unwound_sums_equal_the_shapley_sum_over_subsets(k):
+    """unwound_sums against the sum it stands for, by brute force over every subset S of the
+    other features: (o_i - z_i) * sum_S |S|! (k-|S|-1)! / k! * prod_S o_j * prod_rest z_j."""
+    rng = np.random.default_rng(k)
+    entries = 40
+    zero = rng.uniform(0.01, 1.0, (entries, k))
+    one = (rng.random((entries, k)) < 0.5).astype(float)
+    weights = shapley_weights(k)[np.full(entries, k)][:, :k]
+
+    got = unwound_sums(zero, one, weights)
+
+    expected = np.zeros((entries, k))
+    for e, i in itertools.product(range(entries), range(k)):
+        others = [j for j in range(k) if j != i]
+        total = 0.0
+        for size in range(k):
+            for subset in itertools.combinations(others, size):
+                weight = math.factorial(size) * math.factorial(k - size - 1) / math.factorial(k)
+                rest = [j for j in others if j not in subset]
+                total += weight * np.prod(one[e, list(subset)]) * np.prod(zero[e, rest])
+        expected[e, i] = (one[e, i] - zero[e, i]) * total
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_trees_without_a_split_give_only_their_value_to_the_bias():
+    rng = np.random.default_rng(4)
+    train = _frame(rng, 600, True)
+    booster = _booster(train, rng, min_gain_to_split=1e9)  # no split is ever worth making
+    rows = _frame(rng, 50, True)
+    expected = booster.predict(rows, pred_contrib=True, num_threads=1)
+
+    got = tree_shap(booster, rows, num_threads=1)
+
+    assert got.method == "grouped"
+    assert not got.values[:, :-1].any()
     np.testing.assert_allclose(got.values, expected, rtol=0, atol=1e-12)
 
 
