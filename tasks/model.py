@@ -71,6 +71,19 @@ class PulseModel:
             return np.empty(0)
         return self._risk(matrix, num_threads)
 
+    def predict_with_margin(
+        self, frame: pd.DataFrame, num_threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(predict(frame), margin(frame)) from one pass of the booster; the margin is None
+        for a model stored before calibration (its risk is LightGBM's own sigmoid)."""
+        if frame.empty:
+            return np.empty(0), np.empty(0)
+        matrix = model_matrix(frame, self.categories)
+        if self.calibrator is None:
+            return self._risk(matrix, num_threads), None
+        margin = self.margin_matrix(matrix, num_threads)
+        return self.calibrator.apply(margin), margin
+
     def margin(self, frame: pd.DataFrame, num_threads: int | None = None) -> np.ndarray:
         """The booster's raw log-odds of `frame` (what the calibrator maps to a probability)."""
         if frame.empty:
@@ -99,19 +112,26 @@ class PulseModel:
         gains = self.booster.feature_importance(importance_type="gain")
         return {n: float(g) for n, g in zip(self.booster.feature_name(), gains, strict=True)}
 
-    def contributions(self, frame: pd.DataFrame, num_threads: int | None = None) -> Contributions:
+    def contributions(
+        self,
+        frame: pd.DataFrame,
+        num_threads: int | None = None,
+        margin: np.ndarray | None = None,
+    ) -> Contributions:
         """LightGBM's `pred_contrib` (TreeSHAP) of each row: one column per feature in model
         order, then the bias; each row sums to the booster's raw score (log-odds). These explain
         the booster, whatever `predict` then makes of its raw score. Computed per tree, leaf and
         branch pattern (tasks/tree_shap.py), checked against pred_contrib on every call; still
-        costlier than `predict`: tasks/reasons.py calls it only for the rows that need it."""
+        costlier than `predict`: tasks/reasons.py calls it only for the rows that need it.
+        `margin`: the booster's raw score of these rows if already known (the check compares
+        the sums with it instead of predicting again)."""
         width = len(self.feature_columns) + 1
         if frame.empty:
             return Contributions(np.empty((0, width)), "grouped", 0)
         if self._trees is None:
             self._trees = parse_trees(self.booster)
         matrix = model_matrix(frame, self.categories)
-        return tree_shap(self.booster, matrix, self._threads(num_threads), self._trees)
+        return tree_shap(self.booster, matrix, self._threads(num_threads), self._trees, margin)
 
     def to_bytes(self) -> bytes:
         document = {

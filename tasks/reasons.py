@@ -107,7 +107,7 @@ def _text(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, (float, np.floating)):
-        return format(float(value), ".6g")
+        return format(float(value) + 0.0, ".6g")  # + 0.0: -0.0 reads "0", as 0.0 does
     return str(value)
 
 
@@ -125,19 +125,19 @@ def reasons_table(
     rows, ranks = np.nonzero(reasons >= 0)
     columns = reasons[rows, ranks]
     names = np.array(feature_columns, dtype=object)
-    values: list[str | None] = [None] * len(rows)
-    for column in np.unique(columns):  # one column at a time: .iat per value cost ~10 s per 100k
+    values = np.full(len(rows), None, dtype=object)
+    for column in np.unique(columns):  # per column, each distinct value formatted once
         at = np.flatnonzero(columns == column)
-        held = frame[feature_columns[column]].to_numpy(dtype=object)[rows[at]]
-        for position, value in zip(at.tolist(), held.tolist(), strict=True):
-            values[position] = _text(value)
+        codes, distinct = pd.factorize(frame[feature_columns[column]].to_numpy()[rows[at]])
+        texts = np.array([_text(value) for value in distinct] + [None], dtype=object)
+        values[at] = texts[codes]  # code -1 (missing) is the None at the end
     n = len(rows)
     arrays = [
         pa.repeat(pa.scalar(score_date, pa.date32()), n),
         pa.array(frame["employee_id"].to_numpy()[rows], pa.int64()),
         pa.array(ranks + 1, pa.int32()),
         pa.array(names[columns], pa.string()),
-        pa.array(values, pa.string()),
+        pa.array(values.tolist(), pa.string()),
         pa.array(contributions[rows, columns], pa.float64()),
         pa.repeat(pa.scalar(model_version, pa.string()), n),
         pa.repeat(pa.scalar(flow_run_id, pa.string()), n),
@@ -172,7 +172,7 @@ class ReasonsSpill:
 
     def __post_init__(self) -> None:
         self.k = top_count(self.top_share, self.population)
-        fields = [("employee_id", pa.int64()), ("risk", pa.float64())]
+        fields = [("employee_id", pa.int64()), ("risk", pa.float64()), ("margin", pa.float64())]
         for column in self.feature_columns:
             kind = pa.string() if column in CATEGORICAL_FEATURES else pa.float64()
             fields.append((column, kind))
@@ -182,8 +182,9 @@ class ReasonsSpill:
     def reasons_path(self) -> Path:
         return self.path.with_name(self.path.name.replace("-candidates", "-reasons"))
 
-    def add(self, frame: pd.DataFrame, risk: np.ndarray) -> None:
-        """Count the chunk's risks, then spill its rows at or above the running bound."""
+    def add(self, frame: pd.DataFrame, risk: np.ndarray, margin: np.ndarray | None = None) -> None:
+        """Count the chunk's risks, then spill its rows at or above the running bound, with the
+        booster's raw score (`margin`, if known: TreeSHAP's check compares its sums with it)."""
         if len(risk) == 0 or self.k == 0:
             return
         bins = np.minimum((risk * FINE_BINS).astype(np.int64), FINE_BINS - 1)
@@ -196,11 +197,13 @@ class ReasonsSpill:
         keep = risk >= self.bound
         if not keep.any():
             return
+        margins = np.full(len(risk), np.nan) if margin is None else margin  # NaN: not known
         arrays = [
             pa.array(frame["employee_id"].to_numpy()[keep], pa.int64()),
             pa.array(risk[keep], pa.float64()),
+            pa.array(margins[keep], pa.float64()),
         ]
-        for column, kind in zip(self.feature_columns, self.schema.types[2:], strict=True):
+        for column, kind in zip(self.feature_columns, self.schema.types[3:], strict=True):
             values = frame[column].to_numpy()[keep]
             if kind == pa.string():
                 values = pd.Series(values, dtype="object").where(pd.notna(values), None)
@@ -278,7 +281,7 @@ class ReasonsSpill:
             pq.ParquetWriter(handle, REASONS_SCHEMA) as writer,
         ):
             for frame in _selected_frames(spill, threshold):
-                explained = model.contributions(frame, num_threads)
+                explained = model.contributions(frame, num_threads, frame["margin"].to_numpy())
                 table = reasons_table(
                     frame,
                     explained.values[:, :-1],

@@ -177,10 +177,10 @@ def _score_chunks(
     spill: ReasonsSpill | None,
 ) -> None:
     for frame in frames:
-        risk = model.predict(frame, num_threads)
+        risk, margin = model.predict_with_margin(frame, num_threads)
         stats.add(risk)
         if spill is not None:
-            spill.add(frame, risk)
+            spill.add(frame, risk, margin)
         if drift is not None:
             drift.add(frame, risk)
         n = len(risk)

@@ -346,9 +346,11 @@ def tree_shap(
     matrix: pd.DataFrame,
     num_threads: int,
     trees: list[Tree] | None = None,
+    raw_score: np.ndarray | None = None,
 ) -> Contributions:
     """`booster.predict(matrix, pred_contrib=True)`, computed per tree, leaf and branch pattern
-    (module docstring). `trees` is parse_trees(booster), if already parsed."""
+    (module docstring). `trees` is parse_trees(booster), if already parsed; `raw_score` is
+    booster.predict(matrix, raw_score=True), if already computed (scoring did)."""
     trees = parse_trees(booster) if trees is None else trees
     n, width = len(matrix), matrix.shape[1] + 1
     if n == 0:
@@ -365,7 +367,7 @@ def tree_shap(
         )
     out = np.sum([part for part, _ in parts], axis=0)
     groups = sum(count for _, count in parts)
-    problem = _check(booster, matrix, out, num_threads)
+    problem = _check(booster, matrix, out, num_threads, raw_score)
     if problem is None:
         return Contributions(out, "grouped", groups)
     return _row_by_row(booster, matrix, num_threads, problem, groups)
@@ -394,11 +396,17 @@ def _row_by_row(
 
 
 def _check(
-    booster: lgb.Booster, matrix: pd.DataFrame, values: np.ndarray, num_threads: int
+    booster: lgb.Booster,
+    matrix: pd.DataFrame,
+    values: np.ndarray,
+    num_threads: int,
+    raw_score: np.ndarray | None,
 ) -> str | None:
     """None when `values` agree with LightGBM (sums to the raw score; a sample equal to
     pred_contrib), else what disagreed."""
-    raw = np.asarray(booster.predict(matrix, raw_score=True, num_threads=num_threads))
+    raw = raw_score
+    if raw is None or len(raw) != len(matrix) or np.isnan(raw).any():
+        raw = np.asarray(booster.predict(matrix, raw_score=True, num_threads=num_threads))
     off = np.abs(values.sum(axis=1) - raw)
     bad = ~(off <= TOLERANCE * np.maximum(1.0, np.abs(raw)))
     if bad.any():

@@ -14,7 +14,7 @@ import pytest
 
 from tasks.errors import PulsewatchError
 from tasks.model import model_matrix
-from tasks.reasons import check_top_share, select_top, top_count, top_reasons
+from tasks.reasons import ReasonsSpill, check_top_share, select_top, top_count, top_reasons
 from tasks.scoring import score_to_file
 from tests.support.tiny_model import frame, tiny_model
 
@@ -151,3 +151,27 @@ def test_a_grown_population_stops_the_night_and_leaves_no_file(model, tmp_path):
 def test_a_bad_share_is_one_line(bad):
     with pytest.raises(PulsewatchError, match=r"^reasons_top_share: must be a share between"):
         check_top_share(bad)
+
+
+def test_the_spill_keeps_the_margin_scoring_computed(
+    default_demo_model, default_demo_frame, tmp_path
+):
+    """Scoring computes risk and the booster's raw score in one pass; the candidates keep that
+    raw score, which TreeSHAP's check then compares its sums with (tasks/tree_shap.py)."""
+    model = default_demo_model
+    assert model.calibrator is not None  # the margin is only known for a calibrated model
+    chunk = default_demo_frame.drop_duplicates("employee_id").reset_index(drop=True)
+    risk, margin = model.predict_with_margin(chunk, 1)
+    np.testing.assert_array_equal(risk, model.predict(chunk, 1))
+    np.testing.assert_array_equal(margin, model.margin(chunk, 1))
+
+    spill = ReasonsSpill(0.1, len(chunk), tmp_path / "s-candidates.parquet", model.feature_columns)
+    spill.add(chunk, risk, margin)
+    spill.close()
+    kept = pq.read_table(spill.path).to_pandas()
+
+    by_id = pd.Series(margin, index=chunk["employee_id"])
+    assert len(kept) == spill.spilled > 0
+    np.testing.assert_array_equal(kept["margin"], by_id.loc[kept["employee_id"]].to_numpy())
+    result = spill.finish(model, DAY, "m1", "run-1", 1)
+    assert result.stats["contributions"] == "grouped"

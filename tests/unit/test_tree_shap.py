@@ -209,3 +209,21 @@ def test_no_rows():
     booster = _booster(_frame(rng, 500, False), rng)
     got = tree_shap(booster, _frame(rng, 0, False), num_threads=1)
     assert got.values.shape == (0, 5)
+
+
+def test_the_check_uses_a_given_raw_score_and_a_wrong_one_gives_pred_contrib():
+    """A raw score passed in (scoring's own margin) is what the sums are checked against: one
+    that is not the booster's makes the call fall back to pred_contrib, never pass."""
+    rng = np.random.default_rng(12)
+    train = _frame(rng, 1500, True)
+    booster = _booster(train, rng)
+    rows = _frame(rng, 400, True)
+    expected = booster.predict(rows, pred_contrib=True, num_threads=1)
+    raw = booster.predict(rows, raw_score=True, num_threads=1)
+
+    right = tree_shap(booster, rows, num_threads=1, raw_score=raw)
+    wrong = tree_shap(booster, rows, num_threads=1, raw_score=raw + 1e-6)
+
+    assert right.method == "grouped"
+    assert wrong.method == "row by row (400 rows do not sum to the raw score)"
+    np.testing.assert_allclose(wrong.values, expected, rtol=0, atol=1e-12)
