@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from benchmarks import postgres_io as pio
 
 LARGE_SCHEMA, SMALL_SCHEMA = "pw_bench_reasons_large", "pw_bench_reasons_small"
-ROUNDS = 1  # each variant runs this often, alternating (a night with reasons takes minutes)
+ROUNDS = 3  # each variant runs this often, alternating; the medians are compared
 
 
 def child(step: str, schema: str, folder: str, extra: dict | None = None) -> dict:
