@@ -43,6 +43,9 @@ COPY pyproject.toml ./
 COPY flows ./flows
 COPY tasks ./tasks
 COPY deployments ./deployments
+# PYTHONDONTWRITEBYTECODE keeps the runtime from writing .pyc, so the project's own code is
+# compiled here, once (the venv's packages were compiled by uv in the builder).
+RUN python -m compileall -q flows tasks deployments
 USER 10001:10001
 # A push pool or worker replaces the command with the flow run's own (`prefect flow-run execute`).
 CMD ["prefect", "flow-run", "execute"]

@@ -46,6 +46,16 @@ def test_pinned_slim_base_two_stages_non_root():
     assert re.search(r"^USER 10001:10001$", runtime, re.M)
     assert "PYTHONUNBUFFERED=1" in runtime
     assert 'CMD ["prefect", "flow-run", "execute"]' in runtime
+    # the runtime writes no .pyc (PYTHONDONTWRITEBYTECODE), so every code directory it copies
+    # is compiled once in the image
+    assert "PYTHONDONTWRITEBYTECODE=1" in runtime
+    copied = re.findall(r"^COPY (?!--from)(\w+) \./\1$", runtime, re.M)
+    compiled = re.search(r"^RUN python -m compileall -q (.+)$", runtime, re.M)
+    assert compiled and set(compiled.group(1).split()) == set(copied) == {
+        "flows",
+        "tasks",
+        "deployments",
+    }
 
 
 def test_dependencies_from_the_lock_in_a_layer_before_the_code():
