@@ -15,12 +15,13 @@ population:
   that holds the k-th largest risk seen so far. The k-th largest of the rows seen so far is
   never above the k-th largest of the whole night, so a row of the final selection is never
   below the bound when its chunk passes.
-- Rows at or above the bound are spilled (employee id, risk, the model's feature columns) to a
-  private work file (0600, removed on failure and once read). Nothing else is kept per row.
+- Rows at or above the bound are spilled (employee id, risk, the booster's raw score, the model's
+  feature columns) to a private work file (0600, removed on failure and once read). Nothing else
+  is kept per row.
 - After the last chunk, the exact threshold is the k-th largest risk of the spilled rows, and
   TreeSHAP runs only for the rows at or above it, up to CONTRIB_ROWS at a time. It is the
-  expensive step (row by row ~130x `predict`; grouped per tree branch pattern, tasks/tree_shap.py,
-  several times less, more so the more rows a call holds): deferring it to the end means it never
+  expensive step (row by row ~130x `predict`; per tree, leaf and branch pattern, tasks/tree_shap.py,
+  about 15x `predict`, less the more rows a call holds): deferring it to the end means it never
   runs on a row that a later chunk pushes out of the top share (computing it per chunk above the
   running bound would have spent it on the first k rows of every night, and on every row later
   dropped).
