@@ -21,7 +21,7 @@ population:
 - After the last chunk, the exact threshold is the k-th largest risk of the spilled rows, and
   TreeSHAP runs only for the rows at or above it, up to CONTRIB_ROWS at a time. It is the
   expensive step (row by row ~130x `predict`; per tree, leaf and branch pattern, tasks/tree_shap.py,
-  about 15x `predict`, less the more rows a call holds): deferring it to the end means it never
+  about 5x `predict`, less the more rows a call holds): deferring it to the end means it never
   runs on a row that a later chunk pushes out of the top share (computing it per chunk above the
   running bound would have spent it on the first k rows of every night, and on every row later
   dropped).
