@@ -24,6 +24,7 @@ class NightlyReport:
     training: TrainingReport | None
     scoring: ScoringReport
     health: list[Breach] = field(default_factory=list)  # the health rules tonight broke
+    health_alerted: bool = False  # whether they alerted (a persisting breach does weekly)
 
 
 @flow(name="nightly-pipeline", flow_run_name=nightly_run_name, log_prints=True)
@@ -43,6 +44,7 @@ def nightly_pipeline(
     health_auc_dates: int = DEFAULTS.health_auc_dates,
     health_psi_limit: float = DEFAULTS.health_psi_limit,
     health_top_features: int = DEFAULTS.health_top_features,
+    health_remind_days: int = DEFAULTS.health_remind_days,
     retrain_on_health_alert: bool = DEFAULTS.retrain_on_health_alert,
     reasons_top_share: float = DEFAULTS.reasons_top_share,
 ) -> NightlyReport:
@@ -74,13 +76,17 @@ def nightly_pipeline(
             of the champion's health_top_features features, is above this.
         health_top_features: How many of the scoring model's features, by gain importance,
             the drift alert watches.
+        health_remind_days: A breach that persists from the previous scored night alerts
+            again only when it has lasted a multiple of this many days (a new one always does).
         retrain_on_health_alert: Train (the promotion gate still decides) when the previous
             scored night recorded a health alert about the model that would score tonight.
         reasons_top_share: Share of the night's highest risks (0 to 1; 0.10 = the top 10%)
             whose three most risk-raising features are stored in score_reasons; 0: none.
     """
     day = resolve_date(score_date)
-    health = HealthPolicy(auc_floor, health_auc_dates, health_psi_limit, health_top_features)
+    health = HealthPolicy(
+        auc_floor, health_auc_dates, health_psi_limit, health_top_features, health_remind_days
+    )
     # Once per night, here; the subflows are told not to repeat them (check_tables=False).
     # The source-data contract is checked by the subflows: train-model checks its window (the
     # scoring window's months included) before it trains, score-population its own before it
@@ -111,5 +117,5 @@ def nightly_pipeline(
     )
     publish_nightly_report_task(training, scoring)
     evaluate_past_scores_task(day, scoring)
-    breaches = check_model_health_task(scoring, health)  # reads what monitoring stored
-    return NightlyReport(training=training, scoring=scoring, health=breaches)
+    checked = check_model_health_task(scoring, health)  # reads what monitoring stored
+    return NightlyReport(training, scoring, checked.breaches, checked.alerted)

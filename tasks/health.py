@@ -13,9 +13,12 @@ that feature was above the limit.
 A night's breaches are written to health_breaches (replaced per score date, so a rerun of the
 night replaces them and a healthy rerun clears them) and sent as **one** Prefect event,
 `pulsewatch.health.breached`, carrying all of them: one night is one amber message, however
-many rules it breaks. With `retrain_on_health_alert`, the next night's freshness check reads the
-previous scored night's breaches (read_previous_breaches) and trains when one concerns the
-model that would score again (retrain_reason).
+many rules it breaks. A night whose breaches all persist from the previous scored night sends
+none, unless one of them has lasted a multiple of `remind_days` (alert_due): a drift that stays
+is announced when it starts and then weekly, not every night. With `retrain_on_health_alert`,
+the next night's freshness check reads the previous scored night's breaches
+(read_previous_breaches) and trains when one concerns the model that would score again
+(retrain_reason).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class HealthPolicy:
     auc_dates: int = DEFAULTS.health_auc_dates
     psi_limit: float = DEFAULTS.health_psi_limit
     top_features: int = DEFAULTS.health_top_features
+    remind_days: int = DEFAULTS.health_remind_days
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.auc_floor <= 1.0:
@@ -61,6 +65,10 @@ class HealthPolicy:
         if self.top_features < 0:
             raise PulsewatchError(
                 f"health_top_features: must be 0 or more (got {self.top_features})"
+            )
+        if self.remind_days < 1:
+            raise PulsewatchError(
+                f"health_remind_days: must be at least 1 (got {self.remind_days})"
             )
 
 
@@ -83,6 +91,14 @@ class Breach:
         data = asdict(self)
         data["since"] = self.since.isoformat()
         return data
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A night's health: the rules it broke, and whether it alerted (alert_due)."""
+
+    breaches: list[Breach]
+    alerted: bool
 
 
 AucHistory = Sequence[tuple[date, str, float | None]]  # (score date, model version, AUC)
@@ -177,6 +193,23 @@ def health_event(score_date: date, model_version: str, breaches: Sequence[Breach
             "breaches": [b.payload() for b in breaches],
         },
     }
+
+
+def alert_due(
+    breaches: Sequence[Breach], previous: Sequence[Breach], tonight: date, remind_days: int
+) -> list[Breach]:
+    """The breaches tonight that warrant an alert: a breach the previous scored night did not
+    record (the same rule, feature and model), or one whose run has lasted a whole number of
+    `remind_days` since it began. A breach that persists is thus announced once, then again
+    every `remind_days` nights, not every night; health_breaches records every night either way.
+    """
+    known = {(b.rule, b.feature, b.model_version) for b in previous}
+    return [
+        b
+        for b in breaches
+        if (b.rule, b.feature, b.model_version) not in known
+        or ((tonight - b.since).days > 0 and (tonight - b.since).days % remind_days == 0)
+    ]
 
 
 def retrain_reason(breaches: Sequence[Breach], model_version: str | None) -> str | None:

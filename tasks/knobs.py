@@ -38,6 +38,7 @@ class Knobs:
     health_auc_dates: int = 3  # consecutive evaluated score dates below the floor that alert
     health_psi_limit: float = 0.25  # PSI above this is a major shift (risk score, top features)
     health_top_features: int = 5  # the champion's features by gain importance that are watched
+    health_remind_days: int = 7  # a breach that persists alerts again every this many nights
     retrain_on_health_alert: bool = False  # a breach recorded last night forces training
 
 

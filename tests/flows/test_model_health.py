@@ -71,6 +71,7 @@ def test_a_shifted_feature_breaches_once_and_forces_retraining_only_when_asked(d
     assert max(psi[name] for name in others if name in psi) < 0.25, psi
     recorded = read_breaches(demo_duck, shifted.scoring.score_date)
     assert recorded == shifted.health
+    assert shifted.health_alerted  # a new breach: the amber event went out
 
     # the next night: without the parameter the fresh champion keeps scoring ...
     third = NIGHT + timedelta(days=2)
@@ -79,6 +80,7 @@ def test_a_shifted_feature_breaches_once_and_forces_retraining_only_when_asked(d
     again = {b.feature: b for b in kept.health}
     assert again["tenure_months"].since == shifted.scoring.score_date  # the same drift ...
     assert again["tenure_months"].dates == 2  # ... for a second night
+    assert not kept.health_alerted  # recorded, but announced last night: no alert again
     # ... with it, last night's breach forces training (rerun of the same night)
     retrained = nightly_pipeline(score_date=third, retrain_on_health_alert=True)
     assert retrained.training is not None

@@ -9,6 +9,7 @@ from tasks.errors import PulsewatchError
 from tasks.health import (
     Breach,
     HealthPolicy,
+    alert_due,
     auc_breach,
     decide_health,
     drift_breaches,
@@ -87,6 +88,7 @@ def test_policy_refuses_nonsense_in_one_line():
         ({"auc_dates": 0}, r"^health_auc_dates: must be at least 1 \(got 0\)$"),
         ({"psi_limit": 0}, r"^health_psi_limit: must be above 0"),
         ({"top_features": -1}, r"^health_top_features: must be 0 or more"),
+        ({"remind_days": 0}, r"^health_remind_days: must be at least 1"),
         ({"auc_floor": 1.5}, r"^auc_floor: must be between 0 and 1"),
     ):
         with pytest.raises(PulsewatchError, match=message):
@@ -131,6 +133,42 @@ def test_one_event_carries_every_breach_as_json():
             },
         ],
     }
+
+
+def test_a_persisting_breach_alerts_when_it_starts_then_every_remind_days():
+    """Night by night, a drift on tenure_months from D0 and, from D3, the risk score: each is
+    announced on its first night, then only when its run has lasted 7, 14 ... days; a rerun of
+    the first night (nothing recorded before it) alerts again; another model's breach is new."""
+    start = date(2026, 11, 1)
+
+    def drift(feature: str, since: date, tonight: date, model: str = "m1") -> Breach:
+        dates = (tonight - since).days + 1
+        return Breach("feature_psi", feature, 0.4, 0.25, since, dates, model, 1)
+
+    alerted, previous = [], []
+    for night in (start + timedelta(days=d) for d in range(16)):
+        tonight = [drift("tenure_months", start, night)]
+        if night >= start + timedelta(days=3):
+            tonight.append(drift("risk_score", start + timedelta(days=3), night))
+        due = alert_due(tonight, previous, night, remind_days=7)
+        alerted.append(((night - start).days, sorted(b.feature for b in due)))
+        previous = tonight
+    assert [a for a in alerted if a[1]] == [
+        (0, ["tenure_months"]),
+        (3, ["risk_score"]),
+        (7, ["tenure_months"]),
+        (10, ["risk_score"]),
+        (14, ["tenure_months"]),
+    ]
+    first = [drift("tenure_months", start, start)]
+    assert alert_due(first, [], start, 7) == first
+    retrained = [drift("tenure_months", start, start + timedelta(days=2), model="m2")]
+    assert alert_due(retrained, previous, start + timedelta(days=2), 7) == retrained
+    # the realized-AUC rule: the same breach on the next night is not news; since counts from
+    # the first low score date
+    low = Breach("realized_auc", "auc", 0.6, 0.7, start, 3, "m1")
+    assert alert_due([low], [low], start + timedelta(days=20), 7) == []
+    assert alert_due([low], [low], start + timedelta(days=21), 7) == [low]
 
 
 def test_retraining_answers_only_breaches_about_the_model_that_would_score():
