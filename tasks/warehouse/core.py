@@ -63,6 +63,11 @@ PARTITION_COLUMNS = {
     "feature_snapshots": "feature_month",
 }
 DEFAULT_LOCK_TIMEOUT_SECONDS = 300.0
+# libpq's connect_timeout (PostgreSQL and Redshift, both through libpq: psycopg2 and ADBC) when
+# the URL names none. Without it, a warehouse that drops packets (a security group, a paused
+# cluster) holds each attempt for the OS's TCP SYN retries, about 2 minutes, before the task's
+# retries even start.
+CONNECT_TIMEOUT_SECONDS = 30
 LOCK_NOTICE_AFTER_SECONDS = 1.0  # a lock not granted by then is worth a log line
 _log = logging.getLogger("pulsewatch.warehouse")
 RESULT_TABLES = ("condition_scores", "model_registry")
@@ -157,6 +162,14 @@ def positional(sql: str, params: Mapping[str, Any], dialect: sa.Dialect) -> tupl
     """`:name` binds → the dialect's positional placeholders and the values in order."""
     compiled = sa.text(sql).bindparams(**params).compile(dialect=dialect)
     return compiled.string, [compiled.params[key] for key in (compiled.positiontup or [])]
+
+
+def with_connect_timeout(url: str | sa.URL) -> sa.URL:
+    """`url` with libpq's connect_timeout (CONNECT_TIMEOUT_SECONDS) unless it sets one."""
+    parsed = sa.make_url(url)
+    if "connect_timeout" in parsed.query:
+        return parsed
+    return parsed.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_SECONDS)})
 
 
 def driver_connection(conn: sa.Connection) -> Any:
@@ -341,7 +354,7 @@ class Warehouse:
         return cls(url, schema)
 
     def _create_engine(self, url: str) -> sa.Engine:
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(with_connect_timeout(url), pool_pre_ping=True)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -43,6 +43,7 @@ from tasks.warehouse.core import (
     literal_sql,
     lock_timeout_error,
     lock_wait_notice,
+    with_connect_timeout,
 )
 
 IAM_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
@@ -230,7 +231,7 @@ class IamCredentialCache:
 def create_redshift_engine(url: str) -> sa.Engine:
     """sqlalchemy-redshift engine: TLS verified unless the URL says otherwise; IAM
     temporary credentials when the URL carries no password."""
-    parsed = sa.make_url(url)
+    parsed = with_connect_timeout(url)
     connect_args = {} if "sslmode" in parsed.query else {"sslmode": "verify-full"}
     engine_url = parsed.difference_update_query(IAM_QUERY_KEYS)
     engine = sa.create_engine(engine_url, connect_args=connect_args, pool_pre_ping=True)

@@ -147,3 +147,26 @@ def test_postgres_transaction_lock_and_bulk_write_lock_are_one_lock(pg):
     writer.join(30)
     assert done.is_set() and not errors
     assert len(stored(pg, DAY)) == 7
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg2://u:p@db.internal:5432/analytics",
+        "redshift+psycopg2://u:p@cluster.example:5439/analytics",
+    ],
+)
+def test_libpq_connections_give_up_after_the_connect_timeout(url):
+    """Both libpq paths (SQLAlchemy's psycopg2 and ADBC's URI) carry connect_timeout=30 unless
+    the URL sets its own: an unreachable warehouse fails in seconds, not the OS's ~2 minutes.
+    Opening a warehouse connects nowhere, so no server is needed."""
+    from tasks.warehouse.postgres_io import libpq_uri
+
+    warehouse = warehouse_for_url(url)
+    assert warehouse.engine.url.query["connect_timeout"] == "30"
+    assert "connect_timeout=30" in libpq_uri(warehouse.engine.url)
+    own = warehouse_for_url(url + "?connect_timeout=5")
+    assert own.engine.url.query["connect_timeout"] == "5"
+    assert "connect_timeout=5" in libpq_uri(own.engine.url)
+    warehouse.close()
+    own.close()
