@@ -13,8 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks.errors import PulsewatchError
+from tasks.knobs import check_top_share
 from tasks.model import model_matrix
-from tasks.reasons import check_top_share, select_top, top_count, top_reasons
+from tasks.reasons import select_top, top_count, top_reasons
 from tasks.scoring import score_to_file
 from tests.support.tiny_model import frame, tiny_model
 
