@@ -151,3 +151,24 @@ def test_no_rows():
     booster = _booster(_frame(rng, 500, False), rng)
     got = tree_shap(booster, _frame(rng, 0, False), num_threads=1)
     assert got.values.shape == (0, 5)
+
+
+def test_model_contributions_group_from_the_threshold_on_and_equal_pred_contrib_either_way():
+    """PulseModel.contributions: below ROW_BY_ROW_BELOW rows LightGBM's pred_contrib of every
+    row (cheaper there), from it on the grouped TreeSHAP; both are pred_contrib's values."""
+    from tasks.model import ROW_BY_ROW_BELOW, model_matrix
+    from tests.support.tiny_model import frame, tiny_model
+
+    model = tiny_model()
+    for n, method in (
+        (ROW_BY_ROW_BELOW - 1, f"row by row (under {ROW_BY_ROW_BELOW} rows)"),
+        (ROW_BY_ROW_BELOW, "grouped"),
+    ):
+        rows = frame(n, seed=3)
+        got = model.contributions(rows)
+        expected = model.booster.predict(
+            model_matrix(rows, model.categories), pred_contrib=True, num_threads=1
+        )
+        assert got.method == method
+        assert (got.groups > 0) == (method == "grouped")
+        np.testing.assert_allclose(got.values, np.asarray(expected), rtol=0, atol=1e-9)
