@@ -61,8 +61,15 @@ $(IAC_STAMP): requirements-iac.lock $(STAMP)
 
 # Tests run on every core (pytest-xdist); tests sharing a slow session service run on one worker
 # (tests/conftest.py, SHARED_SERVICES). PYTEST_WORKERS=0 runs them in one process.
+# The whole suite starts two workers per core: its flow and integration tests spend much of their
+# time waiting on servers, worker processes and polls (with one worker per core a run kept 1.03
+# of 2 cores busy), so a third and fourth worker compute meanwhile. The unit tier computes only:
+# one worker per core.
 PYTEST_WORKERS ?= auto
-PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadgroup)
+CORES := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+PYTEST_ALL_WORKERS ?= $(if $(filter auto,$(PYTEST_WORKERS)),$(shell echo $$((2 * $(CORES)))),$(PYTEST_WORKERS))
+xdist = $(if $(filter 0,$(1)),-p no:xdist,-n $(1) --dist loadgroup)
+PYTEST_PARALLEL = $(call xdist,$(PYTEST_WORKERS))
 
 # lint, audit (mostly waiting on the vulnerability service) and the tests run side by side;
 # --output-sync prints each one's output whole when it ends. Any failure fails the target.
@@ -70,7 +77,7 @@ test: $(STAMP) $(IAC_STAMP)
 	@$(MAKE) --no-print-directory -j3 --output-sync=target lint audit test-all
 
 test-all: $(STAMP)
-	$(BIN)/pytest $(PYTEST_PARALLEL)
+	$(BIN)/pytest $(call xdist,$(PYTEST_ALL_WORKERS))
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -m unit $(PYTEST_PARALLEL)

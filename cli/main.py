@@ -18,7 +18,7 @@ import typer
 
 from tasks.dates import date_range, parse_date
 from tasks.errors import PulsewatchError
-from tasks.knobs import DEFAULTS
+from tasks.knobs import DEFAULTS, check_top_share
 from tasks.preflight import check_before_run
 from tasks.registry_cli import models_app
 
@@ -140,10 +140,10 @@ def run(
 ) -> None:
     """Nightly flow for one score date: train if needed, then score and load."""
     day = _date(date_)
+    check_before_run()  # bad config: one line, before any flow run exists (and before Prefect)
     from cli.summary import nightly_summary
     from flows.nightly import nightly_pipeline
 
-    check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
     report = nightly_pipeline(score_date=day, force_train=force_train)
     typer.echo(nightly_summary(report))
@@ -154,10 +154,10 @@ def run(
 def train(date_: DateOption = None) -> None:
     """Train a candidate model and promote it if it passes the gate."""
     day = _date(date_)
+    check_before_run()  # bad config: one line, before any flow run exists (and before Prefect)
     from cli.summary import training_summary
     from flows.train import train_model
 
-    check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
     typer.echo(training_summary(train_model(train_end_date=day)))
 
@@ -179,14 +179,12 @@ def score(
 ) -> None:
     """Score the active population with the champion and load the results."""
     _positive(chunk_rows, "--chunk-rows")
-    from tasks.reasons import check_top_share
-
     check_top_share(reasons_top_share, "--reasons-top-share")
     day = _date(date_)
+    check_before_run()  # bad config: one line, before any flow run exists (and before Prefect)
     from cli.summary import scoring_summary
     from flows.score import score_population
 
-    check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
     typer.echo(
         scoring_summary(
@@ -224,10 +222,10 @@ def backfill_command(
     from tasks.backfill import Reprocess, check_max_parallel
 
     check_max_parallel(max_parallel, in_deployment=False, option="--max-parallel")
+    check_before_run()  # bad config: one line, before any flow run exists (and before Prefect)
     from cli.summary import backfill_summary
     from flows.backfill import backfill
 
-    check_before_run()  # bad config: one line, before any flow run exists
     _console_without_tracebacks()
     report = backfill(
         start=first,

@@ -8,7 +8,10 @@ Plain data: importable without Prefect.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from tasks.errors import PulsewatchError
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,11 @@ class Knobs:
 
 
 DEFAULTS = Knobs()
+
+
+def check_top_share(share: float, name: str = "reasons_top_share") -> float:
+    """reasons_top_share: a share between 0 and 1 (here, not in tasks/reasons.py, so that the
+    CLI checks it without importing pandas)."""
+    if not (isinstance(share, (int, float)) and 0.0 <= share <= 1.0) or math.isnan(share):
+        raise PulsewatchError(f"{name}: must be a share between 0 and 1 (got {share!r})")
+    return float(share)

@@ -70,12 +70,6 @@ REASONS_SCHEMA = pa.schema(
 )
 
 
-def check_top_share(share: float, name: str = "reasons_top_share") -> float:
-    if not (isinstance(share, (int, float)) and 0.0 <= share <= 1.0) or math.isnan(share):
-        raise PulsewatchError(f"{name}: must be a share between 0 and 1 (got {share!r})")
-    return float(share)
-
-
 def top_count(share: float, population: int) -> int:
     """k = ceil(share x population), robust to float noise (0.1 x 1000 is 100, not 101)."""
     return min(population, math.ceil(round(share * population, 9)))

@@ -20,15 +20,17 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from tasks.errors import PulsewatchError
-from tasks.model import PulseModel
 from tasks.model_store import StoredModel
 from tasks.promotion import PromotionDecision
 from tasks.warehouse import Transaction, Warehouse, friendly_errors
+
+if TYPE_CHECKING:  # `pulsewatch models` reads the registry without importing LightGBM
+    from tasks.model import PulseModel
 
 REGISTRY_LOCK = "champion"
 REGISTRY_COLUMNS = (

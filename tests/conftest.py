@@ -358,9 +358,22 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.Fix
 
 
 @pytest.fixture(scope="session")
-def prefect_api() -> Iterator[None]:
-    """One temporary Prefect server for the whole session (flow tests)."""
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One temporary Prefect server for the whole session (flow tests), on a copy of the run's
+    built Prefect database (tests/support/prefect_db.py)."""
+    from unittest import mock
+
+    from prefect.settings import PREFECT_API_BLOCKS_REGISTER_ON_START, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    from tests.support.prefect_db import prefect_database
+
+    folder = tmp_path_factory.mktemp("prefect-harness")
+    prefect_database(tmp_path_factory.getbasetemp(), folder / "prefect-test.db")
+    # prefect_test_harness puts its database, prefect-test.db, in a new mkdtemp() folder
+    with (
+        mock.patch("prefect.testing.utilities.mkdtemp", return_value=str(folder)),
+        temporary_settings({PREFECT_API_BLOCKS_REGISTER_ON_START: False}),
+        prefect_test_harness(server_startup_timeout=120),
+    ):
         yield

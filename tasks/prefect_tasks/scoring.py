@@ -10,8 +10,8 @@ from prefect.cache_policies import NONE
 
 from tasks import work_dir
 from tasks.feature_store import count_scoring_rows, stream_scoring_frames
+from tasks.knobs import check_top_share
 from tasks.model import PulseModel
-from tasks.reasons import check_top_share
 from tasks.registry import RegistryEntry
 from tasks.retries import IO_RETRIES
 from tasks.scoring import HIGH_RISK, ScoreFile, score_to_file

@@ -18,6 +18,7 @@ from tests.support.alert_services import (
     start_runner,
     stop,
 )
+from tests.support.prefect_db import prefect_database
 
 
 @dataclass
@@ -31,11 +32,12 @@ class AlertStack:
 
 
 @pytest.fixture(scope="session")
-def alert_stack() -> Iterator[AlertStack]:
+def alert_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertStack]:
     with tempfile.TemporaryDirectory(prefix="pw-alerts-") as tmp:
         home = Path(tmp)
         (home / "prefect").mkdir()
-        server = start_prefect_server(home / "prefect")
+        database = prefect_database(tmp_path_factory.getbasetemp(), home / "prefect" / "db.sqlite")
+        server = start_prefect_server(home / "prefect", database)
         receiver = Receiver().start()
         warehouse_url = f"duckdb:///{home}/warehouse.duckdb"
         runner_env = {

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.ports import free_port
+from tests.support.prefect_db import COPY_SETTINGS, prefect_database, sqlite_url
 
 BIN = Path(sys.executable).parent
 
@@ -55,7 +56,13 @@ def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
     home = tmp_path_factory.mktemp("prefect-home")
     port = free_port()
     server = PrefectServer(f"http://127.0.0.1:{port}/api", home)
-    env = server.env(PREFECT_UI_ENABLED="false", PREFECT_SERVER_API_HOST="127.0.0.1")
+    database = prefect_database(tmp_path_factory.getbasetemp(), home / "prefect.db")
+    env = server.env(
+        PREFECT_UI_ENABLED="false",
+        PREFECT_SERVER_API_HOST="127.0.0.1",
+        PREFECT_SERVER_DATABASE_CONNECTION_URL=sqlite_url(database),
+        **COPY_SETTINGS,
+    )
     env.pop("PREFECT_API_URL")
     log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
     process = subprocess.Popen(

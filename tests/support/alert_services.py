@@ -117,11 +117,16 @@ class PrefectServer:
     log: Path
 
 
-def start_prefect_server(home: Path) -> PrefectServer:
-    """`prefect server start` on a free loopback port, services on, its own SQLite in `home`."""
+def start_prefect_server(home: Path, database: Path | None = None) -> PrefectServer:
+    """`prefect server start` on a free loopback port, services on, its own SQLite in `home`
+    (or `database`: a copy of a built one, tests/support/prefect_db.py)."""
     port = free_port()
     ui_url = f"http://127.0.0.1:{port}"
     env = _prefect_env(home)
+    if database is not None:
+        from tests.support.prefect_db import COPY_SETTINGS, sqlite_url
+
+        env.update(PREFECT_SERVER_DATABASE_CONNECTION_URL=sqlite_url(database), **COPY_SETTINGS)
     env.update(
         # Without these two nothing is ever sent: triggers evaluate automations, and the
         # same setting runs the actions service that calls the notification block.

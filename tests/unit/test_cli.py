@@ -140,17 +140,47 @@ else:
 """
 
 
+def first_heavy_import(commands: list[list[str]], **env: str) -> dict:
+    """Runs IMPORT_CHECK: the first command after which a heavy library is loaded, if any."""
+    import json
+
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_CHECK, json.dumps(HEAVY), json.dumps(commands)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
 def test_help_and_bad_arguments_import_no_prefect_nor_data_libraries():
     """The CLI starts light: help and argument errors answer without importing Prefect,
     LightGBM, pandas or the database libraries (they cost seconds); only commands that run a
     flow or touch the warehouse or the API import them, when they do."""
-    import json
+    assert first_heavy_import(LIGHT_COMMANDS) == {"command": None, "loaded": []}
 
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORT_CHECK, json.dumps(HEAVY), json.dumps(LIGHT_COMMANDS)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout.splitlines()[-1]) == {"command": None, "loaded": []}
+
+# The commands that start a flow, on a configuration they refuse before connecting anywhere.
+FLOW_COMMANDS = [
+    ["run", "--date", "2026-11-20"],
+    ["train", "--date", "2026-11-20"],
+    ["score", "--date", "2026-11-20"],
+    ["backfill", "--start", "2026-11-01", "--end", "2026-11-02"],
+]
+
+
+@pytest.mark.parametrize("variable", ["PULSEWATCH_SCHEMA", "PULSEWATCH_MODEL_STORE"])
+def test_config_errors_import_no_prefect_nor_data_libraries(variable, tmp_path):
+    """A bad variable is refused before the flow (and Prefect, LightGBM, pandas) is imported:
+    were it checked after, each of these commands would load Prefect first (seconds)."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    bad = {"PULSEWATCH_SCHEMA": "x;drop", "PULSEWATCH_MODEL_STORE": str(a_file)}[variable]
+    result = pulsewatch(*FLOW_COMMANDS[0], **{variable: bad})
+    assert result.returncode == 2 and result.stderr.startswith(f"pulsewatch: {variable}: ")
+    assert first_heavy_import(FLOW_COMMANDS, **{variable: bad}) == {
+        "command": None,
+        "loaded": [],
+    }

@@ -13,8 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from tasks.errors import PulsewatchError
+from tasks.knobs import check_top_share
 from tasks.model import model_matrix
-from tasks.reasons import ReasonsSpill, check_top_share, select_top, top_count, top_reasons
+from tasks.reasons import ReasonsSpill, select_top, top_count, top_reasons
 from tasks.scoring import score_to_file
 from tests.support.tiny_model import frame, tiny_model
 
@@ -165,7 +166,8 @@ def test_the_spill_keeps_the_margin_scoring_computed(
     np.testing.assert_array_equal(risk, model.predict(chunk, 1))
     np.testing.assert_array_equal(margin, model.margin(chunk, 1))
 
-    spill = ReasonsSpill(0.1, len(chunk), tmp_path / "s-candidates.parquet", model.feature_columns)
+    # a share large enough for the grouped TreeSHAP (model.ROW_BY_ROW_BELOW), whose check reads it
+    spill = ReasonsSpill(0.5, len(chunk), tmp_path / "s-candidates.parquet", model.feature_columns)
     spill.add(chunk, risk, margin)
     spill.close()
     kept = pq.read_table(spill.path).to_pandas()

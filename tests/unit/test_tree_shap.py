@@ -227,3 +227,24 @@ def test_the_check_uses_a_given_raw_score_and_a_wrong_one_gives_pred_contrib():
     assert right.method == "grouped"
     assert wrong.method == "row by row (400 rows do not sum to the raw score)"
     np.testing.assert_allclose(wrong.values, expected, rtol=0, atol=1e-12)
+
+
+def test_model_contributions_group_from_the_threshold_on_and_equal_pred_contrib_either_way():
+    """PulseModel.contributions: below ROW_BY_ROW_BELOW rows LightGBM's pred_contrib of every
+    row (cheaper there), from it on the grouped TreeSHAP; both are pred_contrib's values."""
+    from tasks.model import ROW_BY_ROW_BELOW, model_matrix
+    from tests.support.tiny_model import frame, tiny_model
+
+    model = tiny_model()
+    for n, method in (
+        (ROW_BY_ROW_BELOW - 1, f"row by row (under {ROW_BY_ROW_BELOW} rows)"),
+        (ROW_BY_ROW_BELOW, "grouped"),
+    ):
+        rows = frame(n, seed=3)
+        got = model.contributions(rows)
+        expected = model.booster.predict(
+            model_matrix(rows, model.categories), pred_contrib=True, num_threads=1
+        )
+        assert got.method == method
+        assert (got.groups > 0) == (method == "grouped")
+        np.testing.assert_allclose(got.values, np.asarray(expected), rtol=0, atol=1e-9)
