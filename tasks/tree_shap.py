@@ -329,10 +329,10 @@ def tree_values(tree: Tree, rows: Rows, first: np.ndarray, weights: np.ndarray) 
 
 
 def _distinct(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
-    """(each key's index among the distinct keys, the distinct keys in increasing order): by a
-    table when keys are below `space` <= DENSE_KEYS, else by a hash."""
+    """(each key's index among the distinct keys, the distinct keys): by a table when keys are
+    below `space` <= DENSE_KEYS, else by a hash."""
     if space > DENSE_KEYS:
-        index, distinct = pd.factorize(keys, sort=True)
+        index, distinct = pd.factorize(keys)
         return index, distinct
     seen = np.zeros(space, dtype=bool)
     seen[keys] = True

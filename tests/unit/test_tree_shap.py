@@ -248,3 +248,21 @@ def test_model_contributions_group_from_the_threshold_on_and_equal_pred_contrib_
         assert got.method == method
         assert (got.groups > 0) == (method == "grouped")
         np.testing.assert_allclose(got.values, np.asarray(expected), rtol=0, atol=1e-9)
+
+
+def test_the_hashed_key_path_gives_the_same_values(monkeypatch):
+    """Trees whose (leaf, agreement bits) keys could exceed DENSE_KEYS are factorised by a hash
+    instead of a table: forced here for every tree, the values are still pred_contrib's."""
+    import tasks.tree_shap as module
+
+    rng = np.random.default_rng(6)
+    train = _frame(rng, 1500, True)
+    booster = _booster(train, rng)
+    rows = _frame(rng, 600, True)
+    expected = booster.predict(rows, pred_contrib=True, num_threads=1)
+    monkeypatch.setattr(module, "DENSE_KEYS", 0)
+
+    got = tree_shap(booster, rows, num_threads=1)
+
+    assert got.method == "grouped"
+    np.testing.assert_allclose(got.values, expected, rtol=0, atol=1e-12)
