@@ -3,7 +3,6 @@ label rule (SQL vs a pure-Python re-implementation) and of the partition writer'
 
 from __future__ import annotations
 
-import os
 import tempfile
 from datetime import date, timedelta
 from fractions import Fraction
@@ -32,7 +31,6 @@ PARAMS = {  # labelled feature months 2026-01..2026-05, labels from rows up to 2
     "last_month": MONTHS[-2],
     "data_end_month": MONTHS[-1],
 }
-LABEL_EXAMPLES = int(os.environ.get("PW_TEST_LABEL_EXAMPLES", "80"))
 SURVEY_COLUMNS = [
     "employee_id",
     "survey_month",
