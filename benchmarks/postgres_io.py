@@ -28,10 +28,15 @@ import time
 import urllib.request
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from tests.support.ports import free_port
+
+if TYPE_CHECKING:  # the steps import the project lazily, in their own processes
+    from tasks.registry import RegistryEntry
+    from tasks.warehouse import Warehouse
 
 PG_URL = os.environ.get(
     "PULSEWATCH_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -52,6 +57,16 @@ THREADS = int(os.environ.get("PULSEWATCH_BENCH_THREADS", "2"))
 # The reads and writes of (a) run this often, in rounds with the paths they are compared with;
 # each reports its median run (all runs are kept as `runs_s`).
 REPEATS = 3
+
+
+def champion_of(warehouse: Warehouse) -> RegistryEntry:
+    """The registered champion; the benchmark steps run after `champion` registered one."""
+    from tasks.registry import read_champion
+
+    champion = read_champion(warehouse)
+    if champion is None:
+        raise SystemExit("no champion registered: run the benchmark's champion step first")
+    return champion
 
 
 def peak_rss_mb() -> float:
@@ -258,13 +273,13 @@ def step_write_psql(schema: str, folder: str) -> dict:
         [
             "psql",
             "-h",
-            url.host,
+            url.host or "127.0.0.1",
             "-p",
             str(url.port or 5432),
             "-U",
-            url.username,
+            url.username or "postgres",
             "-d",
-            url.database,
+            url.database or "postgres",
             "-q",
             "-c",
             f"\\copy {schema}.condition_scores FROM '{path}' WITH (FORMAT csv)",
@@ -293,7 +308,6 @@ def step_score_direct(schema: str, folder: str) -> dict:
     the feature snapshot's check, or its build on the first night of a month)."""
     from tasks.feature_store import prepare_features, stream_scoring_frames
     from tasks.model_store import load_model, model_store
-    from tasks.registry import read_champion
     from tasks.results import load_scores, remove_files
     from tasks.scoring import score_to_file
     from tasks.settings import get_settings
@@ -303,7 +317,7 @@ def step_score_direct(schema: str, folder: str) -> dict:
         _truncate_scores(warehouse)  # a night scores a new date: nothing to replace
     started = time.perf_counter()
     with open_warehouse(get_settings()) as warehouse:
-        champion = read_champion(warehouse)
+        champion = champion_of(warehouse)
         model = load_model(model_store(get_settings()), champion.stored)
         prepare_features(warehouse, DAY)
         result = score_to_file(
@@ -455,7 +469,6 @@ def _naive(with_training: bool, results_table: bool = True) -> dict:
     from tasks.contract import FEATURE_COLUMNS
     from tasks.features import TrainingWindow
     from tasks.model_store import load_model, model_store
-    from tasks.registry import read_champion
     from tasks.settings import get_settings
     from tasks.warehouse import open_warehouse
 
@@ -479,7 +492,7 @@ def _naive(with_training: bool, results_table: bool = True) -> dict:
             )
             version = "naive-" + DAY.isoformat()
         else:
-            champion = read_champion(warehouse)
+            champion = champion_of(warehouse)
             booster = load_model(model_store(get_settings()), champion.stored).booster
             version = champion.model_version
         sql, params = _naive_scoring_sql(warehouse)

@@ -65,7 +65,6 @@ def step_night(schema: str, folder: str, share: float) -> dict:
     the population count that reasons need is part of the timed night."""
     from tasks.feature_store import count_scoring_rows, prepare_features, stream_scoring_frames
     from tasks.model_store import load_model, model_store
-    from tasks.registry import read_champion
     from tasks.results import load_scores, remove_files
     from tasks.scoring import score_to_file
     from tasks.settings import get_settings
@@ -74,7 +73,7 @@ def step_night(schema: str, folder: str, share: float) -> dict:
     _truncate()
     started = time.perf_counter()
     with open_warehouse(get_settings()) as warehouse:
-        champion = read_champion(warehouse)
+        champion = pio.champion_of(warehouse)
         model = load_model(model_store(get_settings()), champion.stored)
         prepare_features(warehouse, pio.DAY)
         population = count_scoring_rows(warehouse, pio.DAY) if share > 0 else None
