@@ -66,6 +66,11 @@ $(IAC_STAMP): requirements-iac.lock $(STAMP)
 # of 2 cores busy), so a third and fourth worker compute meanwhile. The unit tier computes only:
 # one worker per core.
 PYTEST_WORKERS ?= auto
+# pytest runs with bytecode writing on even where PYTHONDONTWRITEBYTECODE is set (this project's
+# sandboxes): pytest then caches its assertion-rewritten test modules and Python the project's
+# own .pyc (in __pycache__/, git-ignored), instead of every worker and every process the tests
+# start compiling them again (unit collection measured 9.2-10.3 s -> 6.1-6.3 s of CPU per worker).
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
 CORES := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 PYTEST_ALL_WORKERS ?= $(if $(filter auto,$(PYTEST_WORKERS)),$(shell echo $$((2 * $(CORES)))),$(PYTEST_WORKERS))
 xdist = $(if $(filter 0,$(1)),-p no:xdist,-n $(1) --dist loadgroup)
@@ -77,25 +82,25 @@ test: $(STAMP) $(IAC_STAMP)
 	@$(MAKE) --no-print-directory -j3 --output-sync=target lint audit test-all
 
 test-all: $(STAMP)
-	$(BIN)/pytest $(call xdist,$(PYTEST_ALL_WORKERS))
+	$(PYTEST) $(call xdist,$(PYTEST_ALL_WORKERS))
 
 test-unit: $(STAMP)
-	$(BIN)/pytest -m unit $(PYTEST_PARALLEL)
+	$(PYTEST) -m unit $(PYTEST_PARALLEL)
 
 test-cli: $(STAMP)
-	$(BIN)/pytest -m cli $(PYTEST_PARALLEL)
+	$(PYTEST) -m cli $(PYTEST_PARALLEL)
 
 test-flow: $(STAMP)
-	$(BIN)/pytest -m flow $(PYTEST_PARALLEL)
+	$(PYTEST) -m flow $(PYTEST_PARALLEL)
 
 test-integration: $(STAMP)
-	$(BIN)/pytest -m integration $(PYTEST_PARALLEL)
+	$(PYTEST) -m integration $(PYTEST_PARALLEL)
 
 # A real Redshift account (never part of `make test`): PULSEWATCH_TEST_REDSHIFT_URL,
 # PULSEWATCH_TEST_S3_STAGING and PULSEWATCH_TEST_REDSHIFT_IAM_ROLE; skipped with the reason
 # when they are not set. Works in a throwaway schema that is dropped afterwards.
 test-redshift: $(STAMP)
-	$(BIN)/pytest -m redshift tests/redshift -rs
+	$(PYTEST) -m redshift tests/redshift -rs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

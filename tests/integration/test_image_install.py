@@ -5,6 +5,7 @@ exactly the files .dockerignore lets into the image, imports every deployment en
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -55,8 +56,12 @@ def _context(target: Path) -> None:
             shutil.copy2(source, target / source.name)
 
 
+# As in the image's runtime stage: no .pyc written (make test itself runs with writing on).
+ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(args, capture_output=True, text=True, cwd=cwd, timeout=900)
+    result = subprocess.run(args, capture_output=True, text=True, cwd=cwd, env=ENV, timeout=900)
     assert result.returncode == 0, f"{args}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
     return result
 

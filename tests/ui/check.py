@@ -9,6 +9,10 @@ worker on pulsewatch-local and runs, on a small demo warehouse:
 Then Debian's chromium (driven by playwright, no browser download) saves screenshots of the
 last run's page, its artifacts, the history artifacts and the failed run into
 .pulsewatch/ui-check/. Everything it started is stopped at the end (by process group).
+
+Under pytest (tests/ui/test_ui_check.py) the server starts on a copy of the test run's built
+Prefect database (tests/support/prefect_db.py), as the other test servers do; `make ui-check`
+starts one server only, so it lets that server build its own database.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import httpx
 
 from tests.support.alert_services import stop, wait_for
 from tests.support.ports import free_port
+from tests.support.prefect_db import COPY_SETTINGS, prefect_database, sqlite_url
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -178,7 +183,9 @@ def _screenshots(check: UiCheck) -> None:
             browser.close()
 
 
-def run_ui_check(out: Path = OUT) -> UiCheck:
+def run_ui_check(out: Path = OUT, basetemp: Path | None = None) -> UiCheck:
+    """`basetemp`: a pytest run's base temporary folder; its server then starts on a copy of
+    the run's built Prefect database instead of building one."""
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium")
     out.mkdir(parents=True, exist_ok=True)
@@ -193,6 +200,13 @@ def run_ui_check(out: Path = OUT) -> UiCheck:
         port = free_port()
         env = _env(home, port, work)
         check.ui_url = env["PREFECT_UI_URL"]
+        server_env = dict(env)
+        if basetemp is not None:
+            database = prefect_database(basetemp, home / "prefect.db")
+            server_env |= {
+                "PREFECT_SERVER_DATABASE_CONNECTION_URL": sqlite_url(database),
+                **COPY_SETTINGS,
+            }
         started = []
         try:
             server = _start(
@@ -205,7 +219,7 @@ def run_ui_check(out: Path = OUT) -> UiCheck:
                     "--port",
                     str(port),
                 ],
-                env,
+                server_env,
                 Path(tmp) / "server.log",
             )
             started.append(server)
