@@ -25,10 +25,11 @@ DAY = date(2026, 11, 20)
 
 
 def _waiting_backends(warehouse, holder_pid: int) -> list[tuple]:
-    """Sessions of this database, other than the holder's, waiting for a lock."""
+    """Sessions waiting for a lock the holder's session holds (other tests' sessions, which
+    may wait on their own locks in this database at the same time, do not count)."""
     query = (
         "SELECT pid, query FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND pid <> :holder"
+        "AND wait_event_type = 'Lock' AND :holder = ANY(pg_blocking_pids(pid))"
     )
     with warehouse.engine.connect() as conn:
         return [tuple(r) for r in conn.execute(sa.text(query), {"holder": holder_pid}).all()]
