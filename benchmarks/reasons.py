@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,14 +28,9 @@ ROUNDS = 3  # each variant runs this often, alternating; the medians are compare
 
 
 def child(step: str, schema: str, folder: str, extra: dict | None = None) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.reasons", step, schema, folder],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=pio._env(schema, folder, **(extra or {})),
+    return pio.run_json(
+        ["benchmarks.reasons", step, schema, folder], pio._env(schema, folder, **(extra or {}))
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def step_champion(schema: str, folder: str) -> dict:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from tasks.calibration import Calibrator
 from tasks.contract import CATEGORICAL_FEATURES, FEATURE_COLUMNS
-from tasks.tree_shap import Contributions, Tree, parse_trees, tree_shap
+from tasks.tree_shap import Contributions, Tree, parse_trees, row_by_row, tree_shap
 
 FORMAT_UNCALIBRATED = "pulsewatch-lightgbm/1"
 FORMAT = "pulsewatch-lightgbm/2"
@@ -137,11 +137,8 @@ class PulseModel:
             return Contributions(np.empty((0, width)), "grouped", 0)
         matrix = model_matrix(frame, self.categories)
         if len(matrix) < ROW_BY_ROW_BELOW:
-            values = self.booster.predict(
-                matrix, pred_contrib=True, num_threads=self._threads(num_threads)
-            )
-            rows = np.asarray(values).reshape(len(matrix), width)
-            return Contributions(rows, f"row by row (under {ROW_BY_ROW_BELOW} rows)", 0)
+            small = f"under {ROW_BY_ROW_BELOW} rows"
+            return row_by_row(self.booster, matrix, self._threads(num_threads), small, 0)
         if self._trees is None:
             self._trees = parse_trees(self.booster)
         return tree_shap(self.booster, matrix, self._threads(num_threads), self._trees, margin)

@@ -355,11 +355,12 @@ def tree_shap(
     n, width = len(matrix), matrix.shape[1] + 1
     if n == 0:
         return Contributions(np.zeros((0, width)), "grouped", 0)
-    if max((int(t.leaf_sizes.max(initial=0)) for t in trees), default=0) > MAX_PATH_FEATURES:
+    deepest = max((int(t.leaf_sizes.max(initial=0)) for t in trees), default=0)
+    if deepest > MAX_PATH_FEATURES:
         too_deep = f"a leaf's path tests more than {MAX_PATH_FEATURES} features"
-        return _row_by_row(booster, matrix, num_threads, too_deep, 0)
+        return row_by_row(booster, matrix, num_threads, too_deep, 0)
     rows = read_rows(booster, matrix)
-    weights = shapley_weights(max([int(t.leaf_sizes.max(initial=0)) for t in trees] + [1]))
+    weights = shapley_weights(max(deepest, 1))
     workers = max(1, min(num_threads, len(trees)))
     with ThreadPoolExecutor(workers) as pool:  # numpy releases the GIL in its larger steps
         parts = list(
@@ -370,7 +371,7 @@ def tree_shap(
     problem = _check(booster, matrix, out, num_threads, raw_score)
     if problem is None:
         return Contributions(out, "grouped", groups)
-    return _row_by_row(booster, matrix, num_threads, problem, groups)
+    return row_by_row(booster, matrix, num_threads, problem, groups)
 
 
 def _trees_share(trees: list[Tree], rows: Rows, weights: np.ndarray) -> tuple[np.ndarray, int]:
@@ -385,9 +386,10 @@ def _trees_share(trees: list[Tree], rows: Rows, weights: np.ndarray) -> tuple[np
     return out, groups
 
 
-def _row_by_row(
+def row_by_row(
     booster: lgb.Booster, matrix: pd.DataFrame, num_threads: int, problem: str, groups: int
 ) -> Contributions:
+    """LightGBM's own pred_contrib of every row; `problem` says why (the `method`)."""
     values = booster.predict(matrix, pred_contrib=True, num_threads=num_threads)
     width = matrix.shape[1] + 1
     return Contributions(

@@ -182,3 +182,46 @@ def test_parallel_read_settings_stay_in_the_reads_transaction_and_under_the_serv
         conn.commit()
         postgres_io.plan_read(pg, cursor, "scoring_frame")
         assert settings(cursor) == ("0.001", "0")  # lower server values are kept
+
+
+def test_a_warehouse_that_accepts_but_never_answers_times_out_on_both_libpq_paths():
+    """A loopback listener that accepts the TCP connection and never answers libpq's startup
+    (stricter than a closed port, which fails at once; this is what a stuck proxy or a paused
+    endpoint looks like): SQLAlchemy's psycopg2 connection and ADBC's both give up with libpq's
+    "timeout expired", as the URL's connect_timeout says, instead of waiting for ever."""
+    import socket
+    import threading
+
+    from tasks.warehouse import warehouse_for_url
+    from tasks.warehouse.postgres_io import connect
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])  # accepted, never answered
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    warehouse = warehouse_for_url(f"postgresql+psycopg2://u@127.0.0.1:{port}/db?connect_timeout=2")
+    try:
+        with pytest.raises(Exception, match="timeout expired"):
+            warehouse.ping()
+        with pytest.raises(Exception, match="timeout expired"):
+            connect(warehouse)
+    finally:
+        stop.set()
+        thread.join()
+        warehouse.close()
+        for connection in held:
+            connection.close()
+        listener.close()

@@ -156,10 +156,10 @@ def test_postgres_transaction_lock_and_bulk_write_lock_are_one_lock(pg):
         "redshift+psycopg2://u:p@cluster.example:5439/analytics",
     ],
 )
-def test_libpq_connections_give_up_after_the_connect_timeout(url):
+def test_libpq_connections_carry_a_connect_timeout(url):
     """Both libpq paths (SQLAlchemy's psycopg2 and ADBC's URI) carry connect_timeout=30 unless
-    the URL sets its own: an unreachable warehouse fails in seconds, not the OS's ~2 minutes.
-    Opening a warehouse connects nowhere, so no server is needed."""
+    the URL sets its own. Opening a warehouse connects nowhere, so no server is needed; that
+    libpq then gives up is tests/integration/test_postgres.py's, against a silent listener."""
     from tasks.warehouse.postgres_io import libpq_uri
 
     warehouse = warehouse_for_url(url)
