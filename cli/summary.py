@@ -5,11 +5,14 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cli.look import top_scores_sql
-from flows.nightly import NightlyReport
 from tasks.backfill import BackfillReport
 from tasks.reporting import ScoringReport, TrainingReport
+
+if TYPE_CHECKING:  # a type only: flows.nightly imports Prefect and LightGBM (seconds)
+    from flows.nightly import NightlyReport
 
 
 def training_summary(report: TrainingReport) -> str:

@@ -98,9 +98,16 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     a unit test's file always says `mark.unit` (settle_tiers checks it)."""
     if (config.option.markexpr or "").strip() != "unit":
         return None
+    if collection_path.is_dir():
+        # nor the folders without one (their conftest.py start Prefect servers and the like)
+        return not any(_says_unit(path) for path in collection_path.rglob("test_*.py")) or None
     if collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
-        return "mark.unit" not in collection_path.read_text(encoding="utf-8") or None
+        return not _says_unit(collection_path) or None
     return None
+
+
+def _says_unit(path: Path) -> bool:
+    return "mark.unit" in path.read_text(encoding="utf-8")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups and before -m deselects

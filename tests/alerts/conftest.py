@@ -8,17 +8,12 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.alert_services import (
-    PrefectServer,
-    Receiver,
-    start_prefect_server,
-    start_runner,
-    stop,
-)
-from tests.support.prefect_db import prefect_database
+if TYPE_CHECKING:  # imported by the fixture: the unit tests of this folder need no Prefect
+    from tests.support.alert_services import PrefectServer, Receiver
 
 
 @dataclass
@@ -33,6 +28,9 @@ class AlertStack:
 
 @pytest.fixture(scope="session")
 def alert_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlertStack]:
+    from tests.support.alert_services import Receiver, start_prefect_server, start_runner, stop
+    from tests.support.prefect_db import prefect_database
+
     with tempfile.TemporaryDirectory(prefix="pw-alerts-") as tmp:
         home = Path(tmp)
         (home / "prefect").mkdir()

@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_API_URL
 
 from tests.conftest import POSTGRES_URL
 from tests.faults.test_hostile_config_and_outages import closed_port, with_password
@@ -22,6 +20,8 @@ SECRET_TAIL = "SecretTail9"
 
 
 def pulsewatch(*args: str, **env: str) -> subprocess.CompletedProcess:
+    from prefect.settings import PREFECT_API_URL  # here: the unit test below needs no Prefect
+
     merged = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), **env}
     merged.pop("PULSEWATCH_DEBUG", None)
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300, env=merged)
@@ -29,6 +29,7 @@ def pulsewatch(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 async def _prefect_since(since: datetime) -> tuple[int, list[str]]:
     """Flow runs created since `since`, and every text the API holds of them and of logs."""
+    from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterStartTime,

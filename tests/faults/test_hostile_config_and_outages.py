@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_API_URL
 
 from tasks.demo_data import write_demo_data
 from tasks.errors import ConfigError
@@ -78,6 +76,7 @@ def test_doctor_refuses_a_hostile_schema_before_connecting():
 
 async def _everything_prefect_holds(since: datetime) -> list[str]:
     """Logs, flow runs (names, parameters, state messages) and artifacts on the API."""
+    from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterStartTime,
@@ -113,6 +112,8 @@ async def _everything_prefect_holds(since: datetime) -> list[str]:
 def test_planted_secrets_never_appear_in_anything_emitted(pg, prefect_api, tmp_path):
     """The warehouse password and the Slack webhook hold a marker; doctor, a failing run, an
     unreachable warehouse and a successful run must not print, log or store it anywhere."""
+    from prefect.settings import PREFECT_API_URL
+
     write_demo_data(pg, SMALL_DEMO)
     since = datetime.now(UTC)
     secret_env = {

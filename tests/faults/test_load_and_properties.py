@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.backfill import backfill
 from tasks.dates import add_months
 from tasks.demo_data import write_demo_data
 from tasks.features import feature_sql
@@ -43,6 +42,8 @@ SURVEY_COLUMNS = [
 
 @pytest.mark.integration
 def test_backfill_of_24_dates_on_postgres(pg, prefect_api):
+    from flows.backfill import backfill  # here: the unit tests of this file need no Prefect
+
     write_demo_data(pg, SMALL_DEMO)
     start = date(2026, 11, 1)
     days = [start + timedelta(days=i) for i in range(24)]

@@ -15,10 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from prefect.settings import PREFECT_API_URL
 
-from flows.nightly import nightly_pipeline
-from flows.score import score_population
 from tasks.errors import ConfigError
 from tasks.work_dir import clear_stale, prepare
 from tests.support.flow_checks import risk_by_employee
@@ -64,6 +61,8 @@ def test_scores_file_is_private_and_gone_after_a_failed_load(demo_duck, prefect_
     """The score file is 0600 while it exists; a load that fails for good removes it, and the
     previous date's scores stay."""
     import tasks.prefect_tasks.results as load_task  # where the load-scores task calls it
+    from flows.nightly import nightly_pipeline  # here: the unit tests of this file need no Prefect
+    from flows.score import score_population
 
     work = Path(os.environ["PULSEWATCH_WORK_DIR"])
     nightly_pipeline(score_date=DAY)
@@ -150,6 +149,10 @@ echo "left:"; ls -A "$WORK"
 def test_a_full_work_dir_is_one_line_and_leaves_nothing(demo_duck, prefect_api, tmp_path):
     """ENOSPC for real: a tiny tmpfs mounted on PULSEWATCH_WORK_DIR (in a user and mount
     namespace, no root needed where user namespaces are allowed)."""
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.nightly import nightly_pipeline
+
     problem = _unshare_available()
     if problem:
         pytest.skip(problem)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from prefect.states import Completed, Crashed, Failed
 
 from tasks.backfill import BackfillReport, DateOutcome, run_bounded, state_outcome
 from tasks.errors import PulsewatchError
@@ -74,6 +73,9 @@ def test_nothing_to_run_and_bad_limit():
 
 
 def test_state_outcome_keeps_the_first_line_only():
+    # imported here: Prefect costs about a second and the other tests of the file do without it
+    from prefect.states import Completed, Crashed, Failed
+
     day = DAYS[0]
     assert state_outcome(day, Completed(), "id-1") == DateOutcome(day, True, "", "id-1")
     failed = state_outcome(day, Failed(message="source table employees is missing\nTraceback ..."))

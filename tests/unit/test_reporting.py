@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime
 import pytest
 
 from tasks.model import PulseModel
-from tasks.prefect_tasks.reporting import publish_scoring_report_task, publish_training_report_task
 from tasks.promotion import PromotionDecision
 from tasks.registry import RegistryEntry
 from tasks.reporting import NONE_SHOWN, ScoringReport, comparison_table, scoring_markdown
@@ -139,7 +138,12 @@ async def _artifacts(flow_run_id) -> dict[str, object]:
 
 @pytest.mark.flow
 def test_publishing_tasks_create_the_artifacts_and_reports(prefect_api, tmp_path):
-    from prefect import flow
+    from prefect import flow  # here: the unit tests of this file need no Prefect
+
+    from tasks.prefect_tasks.reporting import (
+        publish_scoring_report_task,
+        publish_training_report_task,
+    )
 
     @flow(name="publish-reports")
     def publish():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import pytest
 
 from tasks import s3
@@ -55,6 +54,8 @@ def test_key_and_uri_join_parts_without_doubled_slashes():
 
 @pytest.mark.integration
 def test_put_get_list_and_delete_only_under_the_prefix(aws):
+    import boto3  # here, as in tasks.s3: the unit tests of this file need no boto3
+
     location = S3Location(aws, "staging")
     s3.put_bytes(location, location.key("run-1", "a.parquet"), b"one", Metadata={"sha256": "x"})
     s3.put_bytes(location, location.key("run-1", "b.parquet"), b"two")
@@ -75,6 +76,8 @@ def test_put_get_list_and_delete_only_under_the_prefix(aws):
 def test_more_than_one_page_is_listed_and_deleted(aws):
     """1,001 objects: S3 lists and deletes at most 1,000 per request (moto pages the listing but
     accepts a larger delete, so the delete requests are counted as they leave boto3)."""
+    import boto3
+
     location = S3Location(aws, "many")
     keys = [location.key(f"{n:04d}") for n in range(1001)]
     client = boto3.client("s3")
