@@ -9,14 +9,18 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pytest
-import sqlalchemy as sa
 
-from tasks.demo_data import DemoSpec, write_demo_data
-from tasks.settings import get_settings
-from tasks.warehouse import Warehouse, warehouse_for_url
+# pytest imports this file before anything else, in every process (the xdist controller, which
+# runs no test, included): what imports pandas, SQLAlchemy or the warehouse code is imported
+# where it is used, or, for the demo sizes below, on first use.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tasks.demo_data import DemoSpec
+    from tasks.warehouse import Warehouse
 
 POSTGRES_URL = os.environ.get(
     "PULSEWATCH_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -24,9 +28,18 @@ POSTGRES_URL = os.environ.get(
 # A fixed calendar so every test sees the same data whatever today is.
 DEMO_END_MONTH = date(2026, 10, 1)
 SCORE_DATE = date(2026, 11, 20)
-SMALL_DEMO = DemoSpec(employees=600, months=16, seed=11, end_month=DEMO_END_MONTH)
-# The default demo size (2,000 employees x 24 months), as `make run` writes it.
-DEFAULT_DEMO = DemoSpec(end_month=DEMO_END_MONTH)
+# SMALL_DEMO: 600 employees x 16 months; DEFAULT_DEMO: the default demo size (2,000 employees x
+# 24 months), as `make run` writes it. DemoSpec objects, made on first use (module __getattr__).
+DEMO_SIZES = {"SMALL_DEMO": {"employees": 600, "months": 16, "seed": 11}, "DEFAULT_DEMO": {}}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in DEMO_SIZES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from tasks.demo_data import DemoSpec
+
+    spec = globals()[name] = DemoSpec(end_month=DEMO_END_MONTH, **DEMO_SIZES[name])
+    return spec
 
 
 REDSHIFT_ENV = (
@@ -195,6 +208,8 @@ def _unit_tests_start_no_process(
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own warehouse file, model store and work dir; no .env leaks in."""
+    from tasks.settings import get_settings
+
     for name in list(os.environ):
         if name.startswith("PULSEWATCH_"):
             monkeypatch.delenv(name)
@@ -209,6 +224,8 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 @pytest.fixture
 def duck(tmp_path: Path) -> Iterator[Warehouse]:
+    from tasks.warehouse import warehouse_for_url
+
     warehouse = warehouse_for_url(f"duckdb:///{tmp_path}/warehouse.duckdb")
     yield warehouse
     warehouse.close()
@@ -221,6 +238,9 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Callable[[DemoSpec], 
     files: dict[DemoSpec, Path] = {}
 
     def build(spec: DemoSpec) -> Path:
+        from tasks.demo_data import write_demo_data
+        from tasks.warehouse import warehouse_for_url
+
         if spec not in files:
             path = tmp_path_factory.mktemp("demo") / "warehouse.duckdb"
             with warehouse_for_url(f"duckdb:///{path}") as warehouse:
@@ -234,6 +254,8 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Callable[[DemoSpec], 
 def copy_demo(demo_file: Callable[[DemoSpec], Path], spec: DemoSpec, folder: Path) -> Warehouse:
     """A DuckDB warehouse at folder/warehouse.duckdb holding the demo data of `spec` (a copy of
     the session's file: the same rows, in a file of its own). Close it after use."""
+    from tasks.warehouse import warehouse_for_url
+
     source, path = demo_file(spec), folder / "warehouse.duckdb"
     shutil.copyfile(source, path)
     wal = source.with_name(source.name + ".wal")  # none after a clean close; copied if there
@@ -245,6 +267,8 @@ def copy_demo(demo_file: Callable[[DemoSpec], Path], spec: DemoSpec, folder: Pat
 @pytest.fixture
 def demo_duck(tmp_path: Path, demo_file: Callable[[DemoSpec], Path]) -> Iterator[Warehouse]:
     """The configured DuckDB warehouse (tmp_path/warehouse.duckdb) holding SMALL_DEMO."""
+    from tests.conftest import SMALL_DEMO
+
     warehouse = copy_demo(demo_file, SMALL_DEMO, tmp_path)
     yield warehouse
     warehouse.close()
@@ -257,6 +281,7 @@ def default_demo_training_frame(
     """The 18-month training frame ending SCORE_DATE on DEFAULT_DEMO, extracted once per
     session: read it only (`default_demo_frame` gives each test a copy)."""
     from tasks.features import TrainingWindow, extract_training_frame
+    from tests.conftest import DEFAULT_DEMO
 
     with copy_demo(demo_file, DEFAULT_DEMO, tmp_path_factory.mktemp("frame")) as warehouse:
         return extract_training_frame(warehouse, TrainingWindow.ending(SCORE_DATE, 18))
@@ -277,6 +302,8 @@ def default_demo_model(default_demo_training_frame: pd.DataFrame):  # -> PulseMo
 
 
 def _postgres_available() -> str | None:
+    import sqlalchemy as sa
+
     try:
         engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
         with engine.connect() as conn:
@@ -297,6 +324,8 @@ def postgres_schema() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required in CI but unreachable: {problem}")
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {problem}")
+    import sqlalchemy as sa
+
     schema = f"pw_test_{uuid.uuid4().hex[:10]}"
     engine = sa.create_engine(POSTGRES_URL)
     with engine.begin() as conn:
@@ -313,6 +342,11 @@ def pg(
 ) -> Iterator[Warehouse]:
     """A PostgreSQL warehouse in the session schema, configured as the active warehouse."""
     _refuse_in_unit(request, "PostgreSQL")
+    import sqlalchemy as sa
+
+    from tasks.settings import get_settings
+    from tasks.warehouse import warehouse_for_url
+
     monkeypatch.setenv("PULSEWATCH_WAREHOUSE_URL", POSTGRES_URL)
     monkeypatch.setenv("PULSEWATCH_SCHEMA", postgres_schema)
     get_settings.cache_clear()
