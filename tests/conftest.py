@@ -51,8 +51,14 @@ REDSHIFT_ENV = (
 # (`make test`: -n auto --dist loadgroup) the tests using one of them run on one worker, which
 # starts it once. Every other session service (the temporary Prefect server of `prefect_api`, the
 # moto server, the PostgreSQL schema) is per worker: each worker starts or creates its own, on a
-# free port or under a unique name, so workers never share state.
-SHARED_SERVICES = {"alert_stack": "alerts", "prefect_server": "prefect-server"}
+# free port or under a unique name, so workers never share state. The default demo's training
+# frame and champion (default_demo_training_frame, default_demo_model: about 1.5 s of CPU to
+# build) are grouped the same way, so that one worker of `make test-unit` builds them, not each.
+SHARED_SERVICES = {
+    "alert_stack": "alerts",
+    "prefect_server": "prefect-server",
+    "default_demo_training_frame": "default-demo",
+}
 
 
 # The tiers (pyproject.toml markers). A test's tier is its closest tier marker: a module's
