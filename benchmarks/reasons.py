@@ -95,7 +95,7 @@ def step_night(schema: str, folder: str, share: float) -> dict:
         "score_s": scored,
         "reasons_employees": reasons.get("employees", 0),
         "reasons_rows": result.reasons_rows,
-        "candidates_spilled": reasons.get("spilled", 0),
+        "candidates": reasons.get("candidates", 0),  # rows ever held as candidates
         "contributions": reasons.get("contributions"),  # "grouped", or why it fell back
         "tree_patterns": reasons.get("tree_patterns", 0),
         "peak_rss_mb": pio.peak_rss_mb(),

@@ -8,23 +8,24 @@ included, so a night may give reasons to more than k employees; top_share 0 give
 positive contributions "raise" a score: an employee with fewer than three gets fewer rows.
 Ties between contributions rank the feature that comes first in the model's columns first.
 
-How, with memory bounded by the chunk (and CONTRIB_ROWS selected rows) and one pass over the
-population:
-- The night's N is counted before the chunks stream (feature_store.count_scoring_rows), so a
-  conservative bound can be kept while they do: the lower edge of the fine risk-histogram bin
-  that holds the k-th largest risk seen so far. The k-th largest of the rows seen so far is
-  never above the k-th largest of the whole night, so a row of the final selection is never
-  below the bound when its chunk passes.
-- Rows at or above the bound are spilled (employee id, risk, the booster's raw score, the model's
-  feature columns) to a private work file (0600, removed on failure and once read). Nothing else
-  is kept per row.
-- After the last chunk, the exact threshold is the k-th largest risk of the spilled rows, and
+How, in one pass over the population, with memory bounded by the top share (not the population):
+- The night's N is counted before the chunks stream (feature_store.count_scoring_rows), so k is
+  known while they do.
+- The candidates are kept in memory: each chunk's rows at or above the running bound (employee
+  id, risk, the booster's raw score, the model's feature columns). Once they hold k + max(k/4,
+  PRUNE_ROWS) rows, the bound becomes the k-th largest risk among them and the rows below it are
+  dropped. The k-th largest of the rows seen so far is never above the k-th largest of the whole
+  night, so no row of the final selection is ever dropped, and the candidates never hold much
+  more than the top share (a quarter more, plus ties and one chunk).
+  (They were spilled to a private Parquet file before, bounded by a fine risk histogram: writing
+  and reading back the ~295k candidates of a 1M-employee night cost about 1 s of a scoring night
+  that reasons may lengthen by a quarter at most; held in memory they are about (3 +
+  features) x 8 bytes a row, ~40 MB at that size, and no row data waits on disk.)
+- After the last chunk, the exact threshold is the k-th largest risk of the candidates, and
   TreeSHAP runs only for the rows at or above it, up to CONTRIB_ROWS at a time. It is the
   expensive step (row by row ~130x `predict`; per tree, leaf and branch pattern, tasks/tree_shap.py,
   about 5x `predict`, less the more rows a call holds): deferring it to the end means it never
-  runs on a row that a later chunk pushes out of the top share (computing it per chunk above the
-  running bound would have spent it on the first k rows of every night, and on every row later
-  dropped).
+  runs on a row that a later chunk pushes out of the top share.
 - If more rows streamed than were counted (employees added mid-run), the bound may not have
   been conservative; the run then stops with one line rather than write an incomplete top share.
 Only aggregates leave this module's caller: how many employees got reasons and how often each
@@ -33,10 +34,8 @@ feature is the first reason.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -48,14 +47,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks import work_dir
-from tasks.contract import CATEGORICAL_FEATURES
 from tasks.errors import PulsewatchError
 from tasks.model import PulseModel
 
 REASONS_PER_EMPLOYEE = 3
-FINE_BINS = 1000  # resolution of the running bound (risk in [0, 1])
 CONTRIB_ROWS = 200_000  # selected rows explained per call (more rows share more branch patterns)
-SPILL_BATCH = 50_000  # spilled rows read at a time
+PRUNE_ROWS = 20_000  # candidates are pruned once they hold k + max(k / 4, this) rows
 REASONS_SCHEMA = pa.schema(
     [
         ("score_date", pa.date32()),
@@ -150,81 +147,63 @@ class ReasonsFile:
 
 
 @dataclass
-class ReasonsSpill:
-    """Fed each scored chunk; spills the candidates above a conservative bound, then writes the
-    reasons of the exact top share (module docstring)."""
+class ReasonsCandidates:
+    """Fed each scored chunk; keeps the candidates of the top share in memory, pruned as the
+    bound rises, then writes the reasons of the exact top share (module docstring)."""
 
     top_share: float
     population: int
-    path: Path  # the spill of candidates; the reasons go next to it
+    reasons_path: Path  # the private file the reasons are written to
     feature_columns: tuple[str, ...]
-    counts: np.ndarray = field(default_factory=lambda: np.zeros(FINE_BINS, dtype=np.int64))
     seen: int = 0
-    spilled: int = 0
+    kept: int = 0  # rows ever taken as candidates (the aggregate "candidates")
     bound: float = 0.0
-    _writer: pq.ParquetWriter | None = None
-    _handle: Any = None
+    _pieces: list[pd.DataFrame] = field(default_factory=list)
+    _held: int = 0
 
     def __post_init__(self) -> None:
         self.k = top_count(self.top_share, self.population)
-        fields = [("employee_id", pa.int64()), ("risk", pa.float64()), ("margin", pa.float64())]
-        for column in self.feature_columns:
-            kind = pa.string() if column in CATEGORICAL_FEATURES else pa.float64()
-            fields.append((column, kind))
-        self.schema = pa.schema(fields)
-
-    @property
-    def reasons_path(self) -> Path:
-        return self.path.with_name(self.path.name.replace("-candidates", "-reasons"))
+        self.columns = ["employee_id", *self.feature_columns]
 
     def add(self, frame: pd.DataFrame, risk: np.ndarray, margin: np.ndarray | None = None) -> None:
-        """Count the chunk's risks, then spill its rows at or above the running bound, with the
-        booster's raw score (`margin`, if known: TreeSHAP's check compares its sums with it)."""
+        """Keep the chunk's rows at or above the bound, with their risk and the booster's raw
+        score (`margin`, if known: TreeSHAP's check compares its sums with it)."""
         if len(risk) == 0 or self.k == 0:
             return
-        bins = np.minimum((risk * FINE_BINS).astype(np.int64), FINE_BINS - 1)
-        self.counts += np.bincount(bins, minlength=FINE_BINS)
         self.seen += len(risk)
-        if self.seen >= self.k:  # the bin holding the k-th largest risk seen so far
-            from_top = np.cumsum(self.counts[::-1])
-            index = FINE_BINS - 1 - int(np.searchsorted(from_top, self.k, side="left"))
-            self.bound = max(self.bound, index / FINE_BINS)
         keep = risk >= self.bound
         if not keep.any():
             return
-        margins = np.full(len(risk), np.nan) if margin is None else margin  # NaN: not known
-        arrays = [
-            pa.array(frame["employee_id"].to_numpy()[keep], pa.int64()),
-            pa.array(risk[keep], pa.float64()),
-            pa.array(margins[keep], pa.float64()),
-        ]
-        for column, kind in zip(self.feature_columns, self.schema.types[3:], strict=True):
-            values = frame[column].to_numpy()[keep]
-            if kind == pa.string():
-                values = pd.Series(values, dtype="object").where(pd.notna(values), None)
-            arrays.append(pa.array(values, kind, from_pandas=True))
-        if self._writer is None:
-            self._handle = work_dir.create_private(self.path)
-            self._writer = pq.ParquetWriter(self._handle, self.schema)
-        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
-        self.spilled += int(keep.sum())
+        piece = frame.loc[keep, self.columns].reset_index(drop=True)
+        piece["risk"] = risk[keep]
+        piece["margin"] = np.nan if margin is None else margin[keep]  # NaN: not known
+        self._pieces.append(piece)
+        self._held += len(piece)
+        self.kept += len(piece)
+        if self._held >= self.k + max(self.k // 4, PRUNE_ROWS):
+            self._prune()
 
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._handle.close()
-            self._writer = self._handle = None
+    def _prune(self) -> None:
+        """Raise the bound to the k-th largest risk held (all rows seen at or above the old
+        bound are held, so it is the k-th largest seen) and drop the rows below it."""
+        held = pd.concat(self._pieces, ignore_index=True)
+        risk = held["risk"].to_numpy()
+        if len(held) >= self.k:
+            self.bound = max(self.bound, kth_largest(risk, self.k))
+        held = held.loc[risk >= self.bound].reset_index(drop=True)
+        self._pieces, self._held = [held], len(held)
+
+    def candidates(self) -> pd.DataFrame:
+        """The rows held now (at or above the bound)."""
+        if not self._pieces:
+            return pd.DataFrame(columns=[*self.columns, "risk", "margin"])
+        self._prune()
+        return self._pieces[0]
 
     def discard(self) -> None:
-        """Remove the spill and the reasons file. Called while another error propagates, so it
-        never raises: closing the writer flushes, which fails again on a full disk."""
-        try:
-            self.close()
-        except OSError:
-            handle, self._writer, self._handle = self._handle, None, None
-            with contextlib.suppress(OSError):  # the file is removed below either way
-                handle.close()
-        self.path.unlink(missing_ok=True)
+        """Drop the candidates and remove the reasons file (called while another error
+        propagates: never raises)."""
+        self._pieces, self._held = [], 0
         self.reasons_path.unlink(missing_ok=True)
 
     def finish(
@@ -235,16 +214,15 @@ class ReasonsSpill:
         flow_run_id: str | None,
         num_threads: int | None = None,
     ) -> ReasonsFile:
-        """The exact threshold from the spilled risks, pred_contrib of the rows at or above it
-        into the reasons file (private), the spill removed. Returns the file and aggregates."""
-        self.close()
+        """The exact threshold from the candidates, TreeSHAP of the rows at or above it into the
+        reasons file (private), the candidates dropped. Returns the file and aggregates."""
         try:
             return self._finish(model, score_date, model_version, flow_run_id, num_threads)
         except BaseException:
             self.reasons_path.unlink(missing_ok=True)
             raise
         finally:
-            self.path.unlink(missing_ok=True)
+            self._pieces, self._held = [], 0
 
     def _finish(
         self,
@@ -256,26 +234,28 @@ class ReasonsSpill:
     ) -> ReasonsFile:
         k = top_count(self.top_share, self.seen)
         stats: dict[str, Any] = {"top_share": self.top_share, "employees": 0, "first_reason": {}}
-        if k == 0 or self.spilled == 0:
+        if k == 0 or self.kept == 0:
             return ReasonsFile(None, 0, stats)
         if self.seen > self.population:
             raise PulsewatchError(
                 f"the population grew while it was scored ({self.population:,} counted, "
                 f"{self.seen:,} scored): reasons cannot be chosen exactly; run the date again"
             )
-        spill = pq.ParquetFile(self.path)
-        risks = spill.read(columns=["risk"]).column("risk").to_numpy()
-        threshold = kth_largest(risks, k)
-        del risks
+        held = self.candidates()
+        risk = held["risk"].to_numpy()
+        threshold = kth_largest(risk, k)
+        chosen = held.loc[risk >= threshold].reset_index(drop=True)
+        self._pieces, self._held = [], 0
         first: Counter[str] = Counter()
-        selected = rows = groups = 0
+        rows = groups = 0
         methods: set[str] = set()
         with (
             work_dir.removed_on_failure(self.reasons_path),
             work_dir.create_private(self.reasons_path) as handle,
             pq.ParquetWriter(handle, REASONS_SCHEMA) as writer,
         ):
-            for frame in _selected_frames(spill, threshold):
+            for start in range(0, len(chosen), CONTRIB_ROWS):
+                frame = chosen.iloc[start : start + CONTRIB_ROWS]
                 explained = model.contributions(frame, num_threads, frame["margin"].to_numpy())
                 table = reasons_table(
                     frame,
@@ -287,37 +267,18 @@ class ReasonsSpill:
                 )
                 writer.write_table(table)
                 rows += table.num_rows
-                selected += len(frame)
                 groups += explained.groups
                 methods.add(explained.method)
                 ranks = table.column("rank").to_numpy()
                 first.update(np.asarray(table.column("feature"))[ranks == 1].tolist())
         stats.update(
             employees=sum(first.values()),  # with at least one reason (one first reason each)
-            selected=selected,
+            selected=len(chosen),
             rows=rows,
             threshold=threshold,
-            spilled=self.spilled,
+            candidates=self.kept,
             contributions=" + ".join(sorted(methods)),  # "grouped", or why it fell back
             tree_patterns=groups,  # (tree, branch pattern) pairs TreeSHAP ran on
             first_reason=dict(first.most_common()),
         )
         return ReasonsFile(str(self.reasons_path), rows, stats)
-
-
-def _selected_frames(spill: pq.ParquetFile, threshold: float) -> Iterator[pd.DataFrame]:
-    """The spilled rows at or above `threshold`, in frames of up to about CONTRIB_ROWS rows."""
-    pending: list[pd.DataFrame] = []
-    count = 0
-    for batch in spill.iter_batches(batch_size=SPILL_BATCH):
-        frame = batch.to_pandas()
-        frame = frame.loc[frame["risk"].to_numpy() >= threshold]
-        if frame.empty:
-            continue
-        pending.append(frame)
-        count += len(frame)
-        if count >= CONTRIB_ROWS:
-            yield pd.concat(pending, ignore_index=True)
-            pending, count = [], 0
-    if pending:
-        yield pd.concat(pending, ignore_index=True)

@@ -19,7 +19,7 @@ from tasks import work_dir
 from tasks.drift import DriftCounter
 from tasks.errors import PulsewatchError
 from tasks.model import PulseModel
-from tasks.reasons import ReasonsSpill
+from tasks.reasons import ReasonsCandidates
 
 SCORES_SCHEMA = pa.schema(
     [
@@ -105,12 +105,14 @@ def score_to_file(
     file (tasks/reasons.py); `population` is then the number of rows `frames` will yield (it
     bounds the candidates while they stream)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    spill = None
+    candidates = None
     if reasons_top_share > 0:
         if population is None:
             raise ValueError("reasons need the population counted before scoring")
-        candidates = path.with_name(path.name.replace(".parquet", "-candidates.parquet"))
-        spill = ReasonsSpill(reasons_top_share, population, candidates, model.feature_columns)
+        reasons_path = path.with_name(path.name.replace(".parquet", "-reasons.parquet"))
+        candidates = ReasonsCandidates(
+            reasons_top_share, population, reasons_path, model.feature_columns
+        )
     scored_at = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     stats = ScoreStats()
     # Drift is counted here, from the chunks scoring streams anyway, rather than binned in SQL
@@ -134,16 +136,16 @@ def score_to_file(
                 writer,
                 stats,
                 drift,
-                spill,
+                candidates,
             )
             reasons = (
-                spill.finish(model, score_date, model_version, flow_run_id, num_threads)
-                if spill is not None and stats.rows
+                candidates.finish(model, score_date, model_version, flow_run_id, num_threads)
+                if candidates is not None and stats.rows
                 else None
             )
     except BaseException:
-        if spill is not None:
-            spill.discard()
+        if candidates is not None:
+            candidates.discard()
         raise
     if stats.rows == 0:
         path.unlink(missing_ok=True)
@@ -174,13 +176,13 @@ def _score_chunks(
     writer: pq.ParquetWriter,
     stats: ScoreStats,
     drift: DriftCounter | None,
-    spill: ReasonsSpill | None,
+    candidates: ReasonsCandidates | None,
 ) -> None:
     for frame in frames:
         risk, margin = model.predict_with_margin(frame, num_threads)
         stats.add(risk)
-        if spill is not None:
-            spill.add(frame, risk, margin)
+        if candidates is not None:
+            candidates.add(frame, risk, margin)
         if drift is not None:
             drift.add(frame, risk)
         n = len(risk)

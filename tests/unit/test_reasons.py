@@ -1,6 +1,6 @@
 """Reasons (tasks/reasons.py): the top positive pred_contrib features of exactly the night's top
-risk share, chosen while scoring streams (a conservative bound, candidates spilled, pred_contrib
-at the end), on a tiny real LightGBM model."""
+risk share, chosen while scoring streams (a conservative bound, candidates held and pruned,
+TreeSHAP at the end), on a tiny real LightGBM model."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from tasks import reasons as reasons_module
 from tasks.errors import PulsewatchError
 from tasks.knobs import check_top_share
 from tasks.model import model_matrix
-from tasks.reasons import ReasonsSpill, select_top, top_count, top_reasons
+from tasks.reasons import ReasonsCandidates, select_top, top_count, top_reasons
 from tasks.scoring import score_to_file
 from tests.support.tiny_model import frame, tiny_model
 
@@ -60,14 +61,17 @@ def test_top_reasons_positive_only_ties_by_column_order():
     assert top_reasons(contributions).tolist() == [[4, 0, 1], [2, -1, -1], [-1, -1, -1]]
 
 
+@pytest.mark.parametrize("prune_rows", [50_000, 1], ids=["unpruned", "pruned"])
 @pytest.mark.parametrize("order", ["ascending", "descending", "shuffled"])
 def test_streamed_selection_is_the_exact_top_share_and_reasons_are_pred_contrib(
-    model, tmp_path, order
+    model, tmp_path, order, prune_rows, monkeypatch
 ):
     """However the population streams (risk rising, falling, mixed: the bound must stay
     conservative), the employees with reasons are exactly those at or above the k-th largest
     risk of the whole night, and each one's reasons are its largest positive pred_contrib
-    columns, with its own feature values."""
+    columns, with its own feature values. `pruned`: the candidates are pruned to the k-th
+    largest risk seen whenever they hold k + k/4 rows (k = 300: every chunk or two)."""
+    monkeypatch.setattr(reasons_module, "PRUNE_ROWS", prune_rows)
     whole = frame(3000, seed=5)
     risk = model.predict(whole)
     if order != "shuffled":
@@ -154,7 +158,7 @@ def test_a_bad_share_is_one_line(bad):
         check_top_share(bad)
 
 
-def test_the_spill_keeps_the_margin_scoring_computed(
+def test_the_candidates_keep_the_margin_scoring_computed(
     default_demo_model, default_demo_frame, tmp_path
 ):
     """Scoring computes risk and the booster's raw score in one pass; the candidates keep that
@@ -167,13 +171,37 @@ def test_the_spill_keeps_the_margin_scoring_computed(
     np.testing.assert_array_equal(margin, model.margin(chunk, 1))
 
     # a share large enough for the grouped TreeSHAP (model.ROW_BY_ROW_BELOW), whose check reads it
-    spill = ReasonsSpill(0.5, len(chunk), tmp_path / "s-candidates.parquet", model.feature_columns)
-    spill.add(chunk, risk, margin)
-    spill.close()
-    kept = pq.read_table(spill.path).to_pandas()
+    candidates = ReasonsCandidates(
+        0.5, len(chunk), tmp_path / "s-reasons.parquet", model.feature_columns
+    )
+    candidates.add(chunk, risk, margin)
+    kept = candidates.candidates()
 
     by_id = pd.Series(margin, index=chunk["employee_id"])
-    assert len(kept) == spill.spilled > 0
+    assert candidates.kept == len(chunk) and len(kept) >= candidates.k > 0
     np.testing.assert_array_equal(kept["margin"], by_id.loc[kept["employee_id"]].to_numpy())
-    result = spill.finish(model, DAY, "m1", "run-1", 1)
+    result = candidates.finish(model, DAY, "m1", "run-1", 1)
     assert result.stats["contributions"] == "grouped"
+
+
+def test_candidates_stay_near_the_top_share_whatever_the_order(model, monkeypatch, tmp_path):
+    """Memory is bounded by the top share, not the population: pruned at k + k/4 rows, the
+    candidates never hold more than that plus one chunk, even when the risks arrive rising
+    (every row is then above the bound when it arrives). Rows tied at the bound all stay (any
+    of them may be in the night's top share): the tiny model's risks tie often."""
+    monkeypatch.setattr(reasons_module, "PRUNE_ROWS", 1)
+    whole = frame(4000, seed=9)
+    risk = model.predict(whole)
+    order = np.argsort(risk, kind="stable")
+    candidates = ReasonsCandidates(0.05, 4000, tmp_path / "r.parquet", model.feature_columns)
+    peak = 0
+    for start in range(0, 4000, 100):
+        rows = order[start : start + 100]
+        candidates.add(whole.iloc[rows].reset_index(drop=True), risk[rows])
+        peak = max(peak, candidates._held)
+    assert candidates.kept == 4000  # rising risks: each row was a candidate when it came
+    most_tied = int(np.unique(risk, return_counts=True)[1].max())
+    assert peak <= 200 + 50 + 100 + most_tied < 4000 / 4
+    assert set(candidates.candidates()["employee_id"]) == set(
+        whole["employee_id"][select_top(risk, 0.05)]
+    )
