@@ -12,6 +12,7 @@ sigmoid, exactly as before calibration existed.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ import pandas as pd
 
 from tasks.calibration import Calibrator
 from tasks.contract import CATEGORICAL_FEATURES, FEATURE_COLUMNS
-from tasks.tree_shap import Contributions, Tree, parse_trees, row_by_row, tree_shap
+from tasks.tree_shap import Contributions, Tree, parse_dump, row_by_row, tree_shap
 
 FORMAT_UNCALIBRATED = "pulsewatch-lightgbm/1"
 FORMAT = "pulsewatch-lightgbm/2"
@@ -139,9 +140,32 @@ class PulseModel:
         if len(matrix) < ROW_BY_ROW_BELOW:
             small = f"under {ROW_BY_ROW_BELOW} rows"
             return row_by_row(self.booster, matrix, self._threads(num_threads), small, 0)
+        return tree_shap(
+            self.booster, matrix, self._threads(num_threads), self._tree_list(), margin
+        )
+
+    def prepare_contributions(self) -> threading.Thread | None:
+        """Start parsing the trees `contributions` needs in a background thread, and return it
+        (None if already parsed); join it before calling `contributions`. Scoring starts it before
+        its chunks stream: the parse is pure Python (0.2-1 s for 200 trees of 31 leaves), and
+        while the chunks stream this process mostly waits on the warehouse or on LightGBM's own
+        threads, so it costs the night no wall time. The booster is dumped here, in the caller's
+        thread; the thread only reads the dump (no booster call runs beside the predictions)."""
+        if self._trees is not None:
+            return None
+        dump = self.booster.dump_model()
+
+        def parse() -> None:
+            self._trees = parse_dump(dump)  # on an error, _tree_list parses again and raises
+
+        thread = threading.Thread(target=parse, name="parse-trees", daemon=True)
+        thread.start()
+        return thread
+
+    def _tree_list(self) -> list[Tree]:
         if self._trees is None:
-            self._trees = parse_trees(self.booster)
-        return tree_shap(self.booster, matrix, self._threads(num_threads), self._trees, margin)
+            self._trees = parse_dump(self.booster.dump_model())
+        return self._trees
 
     def to_bytes(self) -> bytes:
         document = {

@@ -35,6 +35,7 @@ feature is the first reason.
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -160,10 +161,21 @@ class ReasonsCandidates:
     bound: float = 0.0
     _pieces: list[pd.DataFrame] = field(default_factory=list)
     _held: int = 0
+    _parsing: threading.Thread | None = None  # the model's trees, parsed while the chunks stream
 
     def __post_init__(self) -> None:
         self.k = top_count(self.top_share, self.population)
         self.columns = ["employee_id", *self.feature_columns]
+
+    def prepare(self, model: PulseModel) -> None:
+        """Before the first chunk: let the model parse its trees meanwhile (model.py)."""
+        if self.k > 0:
+            self._parsing = model.prepare_contributions()
+
+    def _parsed(self) -> None:
+        if self._parsing is not None:
+            self._parsing.join()
+            self._parsing = None
 
     def add(self, frame: pd.DataFrame, risk: np.ndarray, margin: np.ndarray | None = None) -> None:
         """Keep the chunk's rows at or above the bound, with their risk and the booster's raw
@@ -203,6 +215,7 @@ class ReasonsCandidates:
     def discard(self) -> None:
         """Drop the candidates and remove the reasons file (called while another error
         propagates: never raises)."""
+        self._parsed()
         self._pieces, self._held = [], 0
         self.reasons_path.unlink(missing_ok=True)
 
@@ -216,6 +229,7 @@ class ReasonsCandidates:
     ) -> ReasonsFile:
         """The exact threshold from the candidates, TreeSHAP of the rows at or above it into the
         reasons file (private), the candidates dropped. Returns the file and aggregates."""
+        self._parsed()
         try:
             return self._finish(model, score_date, model_version, flow_run_id, num_threads)
         except BaseException:

@@ -113,6 +113,7 @@ def score_to_file(
         candidates = ReasonsCandidates(
             reasons_top_share, population, reasons_path, model.feature_columns
         )
+        candidates.prepare(model)
     scored_at = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
     stats = ScoreStats()
     # Drift is counted here, from the chunks scoring streams anyway, rather than binned in SQL

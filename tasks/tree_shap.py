@@ -96,7 +96,13 @@ class Contributions:
 
 def parse_trees(booster: lgb.Booster) -> list[Tree]:
     """Each tree of `booster`, from its JSON dump."""
-    return [_parse_tree(info["tree_structure"]) for info in booster.dump_model()["tree_info"]]
+    return parse_dump(booster.dump_model())
+
+
+def parse_dump(dump: dict) -> list[Tree]:
+    """Each tree of a booster's JSON dump (`Booster.dump_model()`): pure Python, no booster
+    call, so it can run in another thread while the booster predicts."""
+    return [_parse_tree(info["tree_structure"]) for info in dump["tree_info"]]
 
 
 def _parse_tree(root: dict) -> Tree:

@@ -205,3 +205,22 @@ def test_candidates_stay_near_the_top_share_whatever_the_order(model, monkeypatc
     assert set(candidates.candidates()["employee_id"]) == set(
         whole["employee_id"][select_top(risk, 0.05)]
     )
+
+
+def test_trees_parsed_while_scoring_streams_give_the_same_reasons(model, tmp_path):
+    """Scoring starts the trees' parse in a thread before its chunks (ReasonsCandidates.prepare);
+    the reasons then equal those of a model that parses them when first asked."""
+    late = tiny_model()  # a fresh model: nothing parsed yet
+    thread = late.prepare_contributions()
+    assert thread is not None
+    thread.join()
+    assert len(late._trees) == late.booster.num_trees()
+    assert late.prepare_contributions() is None  # parsed once
+    rows = frame(600, seed=3)
+    fresh = tiny_model()
+    np.testing.assert_array_equal(
+        late.contributions(rows, 1).values, fresh.contributions(rows, 1).values
+    )
+    streamed = _score(late, [rows.iloc[:300], rows.iloc[300:]], tmp_path, 0.5, name="a.parquet")
+    asked = _score(tiny_model(), [rows], tmp_path, 0.5, name="b.parquet")
+    pd.testing.assert_frame_equal(_reasons(streamed), _reasons(asked))
