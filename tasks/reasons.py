@@ -258,7 +258,12 @@ class ReasonsCandidates:
         held = self.candidates()
         risk = held["risk"].to_numpy()
         threshold = kth_largest(risk, k)
-        chosen = held.loc[risk >= threshold].reset_index(drop=True)
+        # In employee order: score_reasons' rows then reach its primary key (score_date,
+        # employee_id, rank) in key order, which PostgreSQL's b-tree appends at its rightmost
+        # leaf; 284k rows in the order the scoring query streamed them (mostly rising, broken
+        # where its parallel workers interleave) took 0.73-1.21 s to insert, sorted 0.56-0.85 s.
+        chosen = held.loc[risk >= threshold].sort_values("employee_id", kind="stable")
+        chosen = chosen.reset_index(drop=True)
         self._pieces, self._held = [], 0
         first: Counter[str] = Counter()
         rows = groups = 0

@@ -224,3 +224,12 @@ def test_trees_parsed_while_scoring_streams_give_the_same_reasons(model, tmp_pat
     streamed = _score(late, [rows.iloc[:300], rows.iloc[300:]], tmp_path, 0.5, name="a.parquet")
     asked = _score(tiny_model(), [rows], tmp_path, 0.5, name="b.parquet")
     pd.testing.assert_frame_equal(_reasons(streamed), _reasons(asked))
+
+
+def test_reasons_are_written_in_key_order(model, tmp_path):
+    """score_reasons' rows come in (employee_id, rank) order, its primary key's, whatever order
+    the population streamed in (the b-tree then appends them: tasks/reasons.py)."""
+    rows = frame(900, seed=4).sample(frac=1.0, random_state=1).reset_index(drop=True)
+    reasons = _reasons(_score(model, [rows.iloc[:450], rows.iloc[450:]], tmp_path, 0.4))
+    keys = list(zip(reasons["employee_id"], reasons["rank"], strict=True))
+    assert len(keys) > 300 and keys == sorted(keys)
