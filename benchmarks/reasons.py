@@ -94,7 +94,7 @@ def step_night(schema: str, folder: str, share: float) -> dict:
         "ready_s": counted,  # model loaded, snapshot checked, population counted
         "score_s": scored,
         "reasons_employees": reasons.get("employees", 0),
-        "reasons_rows": result.reasons_rows,
+        "reasons_rows": explained.rows if (explained := result.explained()) else 0,
         "candidates": reasons.get("candidates", 0),  # rows ever held as candidates
         "contributions": reasons.get("contributions"),  # "grouped", or why it fell back
         "tree_patterns": reasons.get("tree_patterns", 0),

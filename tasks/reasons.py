@@ -212,6 +212,15 @@ class ReasonsCandidates:
         self._prune()
         return self._pieces[0]
 
+    def check_population(self) -> None:
+        """Refuse a night whose population grew while it streamed: the bound, computed from the
+        count, may then have dropped a row of the top share."""
+        if self.seen > self.population:
+            raise PulsewatchError(
+                f"the population grew while it was scored ({self.population:,} counted, "
+                f"{self.seen:,} scored): reasons cannot be chosen exactly; run the date again"
+            )
+
     def discard(self) -> None:
         """Drop the candidates and remove the reasons file (called while another error
         propagates: never raises)."""
@@ -250,11 +259,7 @@ class ReasonsCandidates:
         stats: dict[str, Any] = {"top_share": self.top_share, "employees": 0, "first_reason": {}}
         if k == 0 or self.kept == 0:
             return ReasonsFile(None, 0, stats)
-        if self.seen > self.population:
-            raise PulsewatchError(
-                f"the population grew while it was scored ({self.population:,} counted, "
-                f"{self.seen:,} scored): reasons cannot be chosen exactly; run the date again"
-            )
+        self.check_population()
         held = self.candidates()
         risk = held["risk"].to_numpy()
         threshold = kth_largest(risk, k)

@@ -24,25 +24,40 @@ def _batches(path: str) -> Iterator[pa.RecordBatch]:
 def load_scores(warehouse: Warehouse, scores: ScoreFile) -> int:
     """Replace the score_date's rows of condition_scores and score_reasons with the files' rows,
     in one transaction: lock, delete, insert, verify counts, commit. The date's reasons are
-    replaced even when there are none (they explained the scores being replaced). A failure
-    anywhere leaves both tables' previous rows of that date untouched."""
-    reasons = _batches(scores.reasons_path) if scores.reasons_path else iter(())
+    replaced even when there are none (they explained the scores being replaced). The reasons
+    may still be being explained (tasks/scoring.py): condition_scores loads meanwhile, and
+    score_reasons waits for them; an error explaining them fails the load like any other. A
+    failure anywhere leaves both tables' previous rows of that date untouched."""
+
+    def reasons() -> Iterator[pa.RecordBatch]:
+        explained = scores.explained()
+        if explained is not None and explained.path:
+            yield from _batches(explained.path)
+
+    def reasons_rows() -> int:
+        explained = scores.explained()
+        return explained.rows if explained is not None else 0
+
     written = warehouse.replace_partitions(
         "score_date",
         scores.score_date,
         [
             PartitionPart("condition_scores", _batches(scores.path), scores.rows),
-            PartitionPart("score_reasons", reasons, scores.reasons_rows),
+            PartitionPart("score_reasons", reasons(), reasons_rows),
         ],
     )
     return written["condition_scores"]
 
 
 def remove_files(scores: ScoreFile) -> None:
-    """The night's work files (scores and reasons): row data, removed once loaded or given up."""
+    """The night's work files (scores and reasons): row data, removed once loaded or given up.
+    Waits for reasons still being explained, so their file cannot appear afterwards (an
+    explanation that failed has removed its own file)."""
     Path(scores.path).unlink(missing_ok=True)
-    if scores.reasons_path:
-        Path(scores.reasons_path).unlink(missing_ok=True)
+    if scores.reasons is not None and scores.reasons.exception() is None:
+        path = scores.reasons.result().path
+        if path:
+            Path(path).unlink(missing_ok=True)
 
 
 def scored_dates(warehouse: Warehouse, start: date, end: date) -> set[date]:

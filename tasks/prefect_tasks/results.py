@@ -21,8 +21,9 @@ def _last_attempt(error: BaseException) -> bool:
 
 @task(name="load-scores", cache_policy=NONE, **IO_RETRIES)
 def load_scores_task(scores: ScoreFile) -> int:
-    """Load the score and reasons files, then remove them; they are also removed when the load
-    fails for good (a retry needs them), so no employee rows stay in the work dir."""
+    """Load the score and reasons files (the reasons may still be being explained: load_scores
+    waits for them), then remove them; they are also removed when the load fails for good (a
+    retry needs them), so no employee rows stay in the work dir."""
     try:
         with open_warehouse(get_settings()) as warehouse:
             warehouse.on_lock_wait = get_run_logger().warning
@@ -33,4 +34,14 @@ def load_scores_task(scores: ScoreFile) -> int:
         raise
     remove_files(scores)
     get_run_logger().info("Loaded %d rows into condition_scores for %s", written, scores.score_date)
+    reasons = scores.stats.get("reasons")  # explained while condition_scores loaded
+    if reasons:
+        first = ", ".join(f"{name} {n:,}" for name, n in list(reasons["first_reason"].items())[:3])
+        get_run_logger().info(
+            "Reasons for %d employees (top %.1f%% of risk) loaded into score_reasons; most "
+            "frequent first reasons: %s",
+            reasons["employees"],
+            100 * reasons["top_share"],
+            first or "none",
+        )
     return written

@@ -59,13 +59,4 @@ def score_population_task(
         result.stats["high_risk"],
         HIGH_RISK,
     )
-    reasons = result.stats.get("reasons")
-    if reasons:
-        first = ", ".join(f"{name} {n:,}" for name, n in list(reasons["first_reason"].items())[:3])
-        get_run_logger().info(
-            "Reasons for %d employees (top %.1f%% of risk); most frequent first reasons: %s",
-            reasons["employees"],
-            100 * reasons["top_share"],
-            first or "none",
-        )
     return result

@@ -291,11 +291,14 @@ class Transaction:
 @dataclass(frozen=True)
 class PartitionPart:
     """One table's share of a partition replacement: its new rows (and, when known, how many
-    there must be)."""
+    there must be; a callable when that is known only once the batches have been read)."""
 
     table: str
     batches: Iterable[Batch]
-    expected_rows: int | None = None
+    expected_rows: int | Callable[[], int] | None = None
+
+    def expected(self) -> int | None:
+        return self.expected_rows() if callable(self.expected_rows) else self.expected_rows
 
 
 class PartitionWrite:
@@ -564,7 +567,7 @@ class Warehouse:
                 written[part.table] = write.append(part.table, rows)
                 stored = write.count(part.table)
                 verify_count(
-                    part.table, column, value, written[part.table], stored, part.expected_rows
+                    part.table, column, value, written[part.table], stored, part.expected()
                 )
         return written
 

@@ -6,6 +6,7 @@ previous rows of that date untouched."""
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import Future
 from datetime import date
 
 import pandas as pd
@@ -13,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.errors import LoadVerificationError
+from tasks.errors import LoadVerificationError, PulsewatchError
+from tasks.reasons import ReasonsFile
 from tasks.registry import ensure_result_tables
 from tasks.results import load_scores
 from tasks.scoring import ScoreFile, score_to_file
@@ -67,7 +69,7 @@ def reasons_of(warehouse: Warehouse, day: date) -> pd.DataFrame:
 
 
 def file_reasons(scores: ScoreFile) -> pd.DataFrame:
-    rows = pq.read_table(scores.reasons_path).to_pandas()
+    rows = pq.read_table(scores.explained().path).to_pandas()
     return rows.sort_values(["employee_id", "rank"]).reset_index(drop=True)
 
 
@@ -75,19 +77,19 @@ def test_round_trip_view_and_idempotent_rerun(target, model, tmp_path):
     earlier = night(model, EARLIER, tmp_path, 1, "earlier")
     load_scores(target, earlier)
     scores = night(model, DAY, tmp_path, 2, "day")
-    assert scores.reasons_rows > 40
+    assert scores.explained().rows > 40
     for _ in range(2):  # a retry or a second run replaces, never adds
         assert load_scores(target, scores) == 400
         stored = reasons_of(target, DAY)
         expected = file_reasons(scores)
-        assert len(stored) == scores.reasons_rows
+        assert len(stored) == scores.explained().rows
         pd.testing.assert_frame_equal(
             stored[REASON_COLUMNS].astype({"rank": "int64"}),
             expected[REASON_COLUMNS].astype({"rank": "int64"}),
             check_dtype=False,
         )
         assert set(stored["model_version"]) == {"m-2"} and set(stored["flow_run_id"]) == {"run"}
-    assert len(reasons_of(target, EARLIER)) == earlier.reasons_rows  # the other date is kept
+    assert len(reasons_of(target, EARLIER)) == earlier.explained().rows  # the other date is kept
 
     view = table(target, "latest_condition_scores", DAY, "employee_id")
     assert len(view) == 400 and set(view["score_date"].astype(str)) == {str(DAY)}
@@ -111,18 +113,32 @@ def test_round_trip_view_and_idempotent_rerun(target, model, tmp_path):
     assert (view.loc[view["reason_1"].isna(), "risk_score"] < lowest_with).all()
 
 
+def _with_reasons(scores: ScoreFile, reasons: ReasonsFile | BaseException) -> ScoreFile:
+    """The same night, its reasons explained as `reasons` (a file, or the error explaining them
+    raised)."""
+    done: Future[ReasonsFile] = Future()
+    if isinstance(reasons, BaseException):
+        done.set_exception(reasons)
+    else:
+        done.set_result(reasons)
+    return dataclasses.replace(scores, reasons=done)
+
+
 def _broken_reasons(scores: ScoreFile, tmp_path) -> ScoreFile:
     """The same night's reasons with one row whose feature is NULL (NOT NULL in the table)."""
-    rows = pq.read_table(scores.reasons_path)
+    explained = scores.explained()
+    rows = pq.read_table(explained.path)
     feature = rows.column("feature").to_pylist()
     feature[-1] = None
     broken = rows.set_column(rows.schema.get_field_index("feature"), "feature", pa.array(feature))
     path = tmp_path / "scores-broken-reasons.parquet"
     pq.write_table(broken, path)
-    return dataclasses.replace(scores, reasons_path=str(path))
+    return _with_reasons(scores, dataclasses.replace(explained, path=str(path)))
 
 
-@pytest.mark.parametrize("failure", ["reasons rejected by the table", "reasons count wrong"])
+@pytest.mark.parametrize(
+    "failure", ["reasons rejected by the table", "reasons count wrong", "explaining failed"]
+)
 def test_a_failure_in_either_table_keeps_both_tables_previous_rows(
     target, model, tmp_path, failure
 ):
@@ -133,8 +149,13 @@ def test_a_failure_in_either_table_keeps_both_tables_previous_rows(
 
     second = night(model, DAY, tmp_path, 4, "second")  # other employees' features, other risks
     if failure == "reasons count wrong":
-        bad = dataclasses.replace(second, reasons_rows=second.reasons_rows + 1)
+        explained = second.explained()
+        bad = _with_reasons(second, dataclasses.replace(explained, rows=explained.rows + 1))
         with pytest.raises(LoadVerificationError, match=r"score_reasons score_date=2026-11-20"):
+            load_scores(target, bad)
+    elif failure == "explaining failed":  # the background TreeSHAP raised (tasks/scoring.py)
+        bad = _with_reasons(second, PulsewatchError("TreeSHAP stopped"))
+        with pytest.raises(PulsewatchError, match="TreeSHAP stopped"):
             load_scores(target, bad)
     else:
         with pytest.raises(Exception, match=r"(?i)null"):

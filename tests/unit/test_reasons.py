@@ -37,7 +37,7 @@ def _score(model, frames, tmp_path, share, population=None, name="scores-t.parqu
 
 
 def _reasons(result) -> pd.DataFrame:
-    return pq.read_table(result.reasons_path).to_pandas()
+    return pq.read_table(result.explained().path).to_pandas()
 
 
 def test_top_count_and_selection_with_ties():
@@ -121,13 +121,14 @@ def test_streamed_selection_is_the_exact_top_share_and_reasons_are_pred_contrib(
 
 def test_work_files_private_spill_removed(model, tmp_path):
     result = _score(model, [frame(600, seed=1)], tmp_path, 0.2)
-    assert stat.S_IMODE(tmp_path.joinpath(result.reasons_path).stat().st_mode) == 0o600
+    explained = result.explained()  # waits for the background explanation
+    assert stat.S_IMODE(tmp_path.joinpath(explained.path).stat().st_mode) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "scores-t-reasons.parquet",
         "scores-t.parquet",
     ]
     # the reasons' schema is the table's
-    assert pq.read_schema(result.reasons_path).names == [
+    assert pq.read_schema(explained.path).names == [
         "score_date",
         "employee_id",
         "rank",
@@ -141,7 +142,7 @@ def test_work_files_private_spill_removed(model, tmp_path):
 
 def test_no_reasons_at_share_zero(model, tmp_path):
     result = _score(model, [frame(300)], tmp_path, 0.0)
-    assert result.reasons_path is None and result.reasons_rows == 0
+    assert result.reasons is None and result.explained() is None
     assert "reasons" not in result.stats
 
 
