@@ -42,6 +42,7 @@ SURVEY_COLUMNS = [
 
 
 @pytest.mark.integration
+@pytest.mark.long
 def test_backfill_of_24_dates_on_postgres(pg, prefect_api):
     write_demo_data(pg, SMALL_DEMO)
     start = date(2026, 11, 1)
