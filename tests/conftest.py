@@ -152,6 +152,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
         elif missing:
             item.add_marker(pytest.mark.skip(reason=f"set {', '.join(missing)} to run it"))
+    # Longest first: pytest-xdist hands out the tests in this order (after the groups), two at a
+    # time per worker, so a test of minutes handed out last would keep one worker busy while
+    # the others sit idle. A stable sort: the order within `long` and within the rest stays.
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 def ungrouped(items: list[pytest.Item]) -> list[str]:

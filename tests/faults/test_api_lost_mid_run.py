@@ -84,6 +84,7 @@ def _flow_run_ids(warehouse) -> set[str]:
         return {r[0] for r in conn.execute(sa.text(query), {"d": DAY}).all()}
 
 
+@pytest.mark.long
 def test_prefect_api_lost_while_scoring_leaves_a_whole_date(pg, prefect_api, tmp_path):
     write_demo_data(pg, SMALL_DEMO)
     nightly_pipeline(score_date=DAY)

@@ -41,6 +41,7 @@ SURVEY_COLUMNS = [
 
 
 @pytest.mark.integration
+@pytest.mark.long
 def test_backfill_of_24_dates_on_postgres(pg, prefect_api):
     from flows.backfill import backfill  # here: the unit tests of this file need no Prefect
 

@@ -146,6 +146,7 @@ echo "left:"; ls -A "$WORK"
 
 
 @pytest.mark.flow
+@pytest.mark.long
 def test_a_full_work_dir_is_one_line_and_leaves_nothing(demo_duck, prefect_api, tmp_path):
     """ENOSPC for real: a tiny tmpfs mounted on PULSEWATCH_WORK_DIR (in a user and mount
     namespace, no root needed where user namespaces are allowed)."""

@@ -18,6 +18,7 @@ def pulsewatch(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300, env=env)
 
 
+@pytest.mark.long
 def test_run_prints_a_summary_and_reruns_idempotently():
     demo = pulsewatch(
         "demo-data", "--employees", "800", "--months", "14", "--end-month", "2026-10-01"

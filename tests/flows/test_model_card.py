@@ -45,6 +45,7 @@ def cells(markdown: str, first_cell: str) -> list[str]:
     raise AssertionError(f"no row {first_cell!r} in the card")
 
 
+@pytest.mark.long
 def test_model_card_numbers_are_the_models_and_the_gate_checks_calibration(demo_warehouse):
     state = train_model(train_end_date=DAY, num_boost_round=60, return_state=True)
     report = state.result()

@@ -46,6 +46,7 @@ def test_nightly_evaluates_past_scores_and_records_drift(demo_warehouse):
     assert len(select(demo_warehouse, "model_drift")) == 28  # replaced, not added
 
 
+@pytest.mark.long
 def test_a_shifted_feature_breaches_once_and_forces_retraining_only_when_asked(demo_duck):
     """tenure_months moved by two standard deviations after the champion was trained: tonight
     breaks feature_psi for it (and nothing else it should not); the breach is recorded, and the

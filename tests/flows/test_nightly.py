@@ -115,6 +115,7 @@ def test_better_or_equal_candidate_retires_the_champion(demo_warehouse):
     assert registry(demo_warehouse) == {old: "retired", new.model_version: "champion"}
 
 
+@pytest.mark.long
 def test_backfill_runs_missing_dates_only(demo_duck):
     """Which dates a backfill runs, skips and redoes (on the small demo: the size proves
     nothing here; the 24-date PostgreSQL backfill runs the same flow at length)."""

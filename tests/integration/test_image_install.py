@@ -66,6 +66,7 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return result
 
 
+@pytest.mark.long
 def test_clean_venv_from_the_lock_imports_every_entrypoint(tmp_path):
     context, venv, workdir = tmp_path / "context", tmp_path / "venv", tmp_path / "opt-pulsewatch"
     context.mkdir()

@@ -22,6 +22,7 @@ def chromium() -> None:
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.long
 def test_the_scheduled_run_tells_what_happened_in_the_browser(chromium, tmp_path, tmp_path_factory):
     check = run_ui_check(tmp_path / "shots", basetemp=tmp_path_factory.getbasetemp())
     assert check.score_date is not None
