@@ -22,7 +22,8 @@ How, in one pass over the population, with memory bounded by the top share (not 
   that reasons may lengthen by a quarter at most; held in memory they are about (3 +
   features) x 8 bytes a row, ~40 MB at that size, and no row data waits on disk.)
 - After the last chunk, the exact threshold is the k-th largest risk of the candidates, and
-  TreeSHAP runs only for the rows at or above it, up to CONTRIB_ROWS at a time. It is the
+  TreeSHAP runs only for the rows at or above it, up to CONTRIB_ROWS at a time, in a background
+  thread while condition_scores loads (tasks/scoring.py, tasks/results.py). It is the
   expensive step (row by row ~130x `predict`; per tree, leaf and branch pattern, tasks/tree_shap.py,
   about 5x `predict`, less the more rows a call holds): deferring it to the end means it never
   runs on a row that a later chunk pushes out of the top share.
