@@ -50,6 +50,8 @@ from dataclasses import dataclass
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import sparse
 
 # LightGBM's kZeroThreshold (meta.h, the float 1e-35f): its predictor reads a value this close to
@@ -267,13 +269,15 @@ def pattern_keys(left: np.ndarray, n: int) -> np.ndarray:
     return np.unique(packed, axis=0, return_inverse=True)[1].reshape(-1)
 
 
-def first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(index of each distinct key's first row, each row's group): a hash factorisation (pandas),
-    linear where np.unique would sort."""
-    group, distinct = pd.factorize(keys)
-    first = np.empty(len(distinct), dtype=np.int64)
-    first[group[::-1]] = np.arange(len(keys) - 1, -1, -1)  # the last write, the first row, wins
-    return first, group
+def one_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a row of each distinct key, each row's group): a hash factorisation, linear where
+    np.unique would sort. Arrow's dictionary encoding rather than pd.factorize (the same
+    groups): 0.17-0.21 vs 0.30 s of CPU for 200 trees x 95k rows."""
+    encoded = pc.dictionary_encode(pa.array(keys))
+    group = encoded.indices.to_numpy().astype(np.intp)  # int32 indices gather at half speed
+    row = np.empty(len(encoded.dictionary), dtype=np.intp)
+    row[group] = np.arange(len(keys))  # any row of a group stands for it: they branch alike
+    return row, group
 
 
 def shapley_weights(k_max: int) -> np.ndarray:
@@ -306,14 +310,14 @@ def unwound_sums(zero: np.ndarray, one: np.ndarray, weights: np.ndarray) -> np.n
 
 
 def tree_values(tree: Tree, left: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(the features `tree` splits on, patterns x those features: the tree's TreeSHAP values of
+    """(the features `tree` splits on, those features x patterns: the tree's TreeSHAP values of
     the branch patterns `left` (split node x pattern, whether it goes left)), each distinct
     (leaf, agreement bits) computed once. The tree's bias value is tree.expected for every
     pattern; its other features' values are 0."""
     features = np.unique(tree.path_features)
     patterns = left.shape[1]
     if len(tree.leaf_values) == 0:
-        return features, np.zeros((patterns, 0))
+        return features, np.zeros((0, patterns))
     # path step x pattern, the patterns rounded up to whole 8-byte words (padding: False)
     agree = np.zeros((len(tree.path_nodes), -(-patterns // 8) * 8), dtype=bool)
     np.equal(left[tree.path_nodes], tree.path_left[:, None], out=agree[:, :patterns])
@@ -353,7 +357,7 @@ def tree_values(tree: Tree, left: np.ndarray, weights: np.ndarray) -> tuple[np.n
         (np.ones(len(index)), index, np.arange(0, len(index) + 1, len(tree.leaf_values))),
         shape=(patterns, len(distinct)),
     )
-    return features, pick @ per_key
+    return features, np.ascontiguousarray((pick @ per_key).T)
 
 
 def _distinct(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
@@ -411,14 +415,14 @@ def _trees_share(trees: list[Tree], rows: Rows, weights: np.ndarray) -> tuple[np
     groups = 0
     for tree in trees:
         left = directions(tree, rows)
-        first, group = first_of_each(pattern_keys(left, n))
-        features, values = tree_values(tree, left[:, first], weights)
+        row, group = one_of_each(pattern_keys(left, n))
+        features, values = tree_values(tree, left[:, row], weights)
         # Only the features the tree splits on (about 10 of 14 here); per feature, one gather
         # of its values from the pattern to each row: half the CPU of gathering whole rows.
         for column, feature in enumerate(features):
-            out[feature] += values[:, column][group]
+            out[feature] += values[column][group]
         bias += tree.expected  # added to every row in the same order: the same float sums
-        groups += len(first)
+        groups += len(row)
     out[-1] = bias
     return out.T, groups
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from tasks.tree_shap import (
+    one_of_each,
     parse_trees,
     pattern_keys,
     shapley_weights,
@@ -330,3 +331,16 @@ def test_big_trees_with_long_paths_equal_pred_contrib(leaves, deepest_path):
 
     assert got.method == "grouped"
     np.testing.assert_allclose(got.values, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint64, np.int64])
+def test_one_of_each_groups_rows_by_key(dtype):
+    """Each row's group stands for a row with the same key, and the groups' rows have distinct
+    keys: rows share a group exactly when they share a key (the key dtypes pattern_keys gives)."""
+    rng = np.random.default_rng(2)
+    keys = rng.choice(np.array([0, 1, 7, 2**31 + 5, 2**32 - 1], dtype=dtype), 500)
+
+    row, group = one_of_each(keys)
+
+    np.testing.assert_array_equal(keys[row[group]], keys)
+    assert len(np.unique(keys[row])) == len(row) == 5
