@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from tasks.tree_shap import (
+    direction_bytes,
     one_of_each,
     parse_trees,
     pattern_keys,
@@ -277,7 +278,7 @@ def test_the_hashed_key_path_gives_the_same_values(monkeypatch):
 
 @pytest.mark.parametrize("nodes", [0, 1, 8, 9, 32, 33, 64, 65, 80])
 def test_pattern_keys_are_equal_exactly_for_rows_branching_alike(nodes):
-    """pattern_keys packs 8 nodes to a byte and the bytes into a uint32 (up to 32 nodes), a
+    """direction_bytes packs 8 nodes to a byte, pattern_keys the bytes into a uint32 (up to 32 nodes), a
     uint64 (up to 64) or else sorts the bytes: at each boundary, two rows get one key exactly
     when their directions agree at every node. Rows repeat a few patterns, and each pattern is
     also changed at every single node in turn (the last node's bit included)."""
@@ -290,7 +291,7 @@ def test_pattern_keys_are_equal_exactly_for_rows_branching_alike(nodes):
     left = np.zeros((nodes, -(-n // 8) * 8), dtype=bool)  # as directions() pads it
     left[:, :n] = directions.T
 
-    keys = pattern_keys(left, n)
+    keys = pattern_keys(direction_bytes(left), n)
 
     same_key = keys[:, None] == keys[None, :]
     same_directions = (directions[:, None, :] == directions[None, :, :]).all(axis=2)
