@@ -13,7 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.tree_shap import parse_trees, shapley_weights, tree_shap, unwound_sums
+from tasks.tree_shap import (
+    direction_bytes,
+    one_of_each,
+    parse_trees,
+    pattern_keys,
+    shapley_weights,
+    tree_shap,
+    unwound_sums,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -266,3 +274,74 @@ def test_the_hashed_key_path_gives_the_same_values(monkeypatch):
 
     assert got.method == "grouped"
     np.testing.assert_allclose(got.values, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("nodes", [0, 1, 8, 9, 32, 33, 64, 65, 80])
+def test_pattern_keys_are_equal_exactly_for_rows_branching_alike(nodes):
+    """direction_bytes packs 8 nodes to a byte, pattern_keys the bytes into a uint32 (up to 32 nodes), a
+    uint64 (up to 64) or else sorts the bytes: at each boundary, two rows get one key exactly
+    when their directions agree at every node. Rows repeat a few patterns, and each pattern is
+    also changed at every single node in turn (the last node's bit included)."""
+    rng = np.random.default_rng(nodes)
+    base = rng.random((6, nodes)) < 0.5
+    flipped = np.repeat(base, nodes, axis=0)
+    flipped[np.arange(len(flipped)), np.tile(np.arange(nodes), 6)] ^= True
+    directions = np.concatenate([base[rng.integers(0, 6, 200)], flipped, base])
+    n = len(directions)
+    left = np.zeros((nodes, -(-n // 8) * 8), dtype=bool)  # as directions() pads it
+    left[:, :n] = directions.T
+
+    keys = pattern_keys(direction_bytes(left), n)
+
+    same_key = keys[:, None] == keys[None, :]
+    same_directions = (directions[:, None, :] == directions[None, :, :]).all(axis=2)
+    assert len(keys) == n
+    np.testing.assert_array_equal(same_key, same_directions)
+
+
+@pytest.mark.parametrize(("leaves", "deepest_path"), [(33, 1), (34, 1), (90, 9)])
+def test_big_trees_with_long_paths_equal_pred_contrib(leaves, deepest_path):
+    """Trees of 32, 33 and 89 split nodes (a uint32 key, a uint64 key, sorted bytes:
+    pattern_keys), the biggest with a path testing 9 or more features (the leaf agreement bits
+    need a second byte, tree_values)."""
+    rng = np.random.default_rng(7)
+    n, width = 3000, 12
+    train = pd.DataFrame({f"f{i}": rng.normal(0, 1, n) for i in range(width)})
+    train.loc[rng.random(n) < 0.1, "f3"] = np.nan
+    logit = (
+        train.fillna(0).to_numpy() @ rng.normal(0, 1, width) + np.sin(3 * train["f0"]) * train["f1"]
+    )
+    label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    params = {
+        "objective": "binary",
+        "num_leaves": leaves,
+        "min_data_in_leaf": 3,
+        "min_sum_hessian_in_leaf": 0,
+        "verbosity": -1,
+        "num_threads": 1,
+        "seed": 1,
+    }
+    booster = lgb.train(params, lgb.Dataset(train, label), num_boost_round=6)
+    trees = parse_trees(booster)
+    assert {tree.split_nodes for tree in trees} == {leaves - 1}
+    assert max(int(tree.leaf_sizes.max()) for tree in trees) >= deepest_path
+    rows = pd.DataFrame({f"f{i}": np.round(rng.normal(0, 1, 800), 1) for i in range(width)})
+    expected = booster.predict(rows, pred_contrib=True, num_threads=1)
+
+    got = tree_shap(booster, rows, num_threads=1)
+
+    assert got.method == "grouped"
+    np.testing.assert_allclose(got.values, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint64, np.int64])
+def test_one_of_each_groups_rows_by_key(dtype):
+    """Each row's group stands for a row with the same key, and the groups' rows have distinct
+    keys: rows share a group exactly when they share a key (the key dtypes pattern_keys gives)."""
+    rng = np.random.default_rng(2)
+    keys = rng.choice(np.array([0, 1, 7, 2**31 + 5, 2**32 - 1], dtype=dtype), 500)
+
+    row, group = one_of_each(keys)
+
+    np.testing.assert_array_equal(keys[row[group]], keys)
+    assert len(np.unique(keys[row])) == len(row) == 5
