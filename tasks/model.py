@@ -29,8 +29,9 @@ FORMAT = "pulsewatch-lightgbm/2"
 # Below this many rows LightGBM's own pred_contrib of every row costs less than the grouping
 # (tasks/tree_shap.py: numpy steps per tree, plus parsing the trees once, 0.12 s): measured on a
 # 200-tree model of 30k demo employees, grouped vs row by row, CPU s: 50 rows 0.34 vs 0.07,
-# 200 rows 0.36 vs 0.26, 500 rows 0.39 vs 0.65, 1,000 rows 0.53 vs 1.21. A small company's
-# whole top decile is a few dozen rows.
+# 200 rows 0.36 vs 0.26, 500 rows 0.39 vs 0.65, 1,000 rows 0.53 vs 1.21. Measured before
+# tree_shap packed its bits into bytes, which did not make small calls slower; the crossover may
+# now be lower. A small company's whole top decile is a few dozen rows.
 ROW_BY_ROW_BELOW = 250
 
 
