@@ -16,6 +16,7 @@ pickles (Prefect result storage) as a plain DataContractError without its keys.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -70,9 +71,14 @@ def keys_shown() -> bool:
 
 def current_run_id() -> str:
     """The Prefect flow run's id, or a fresh `local-…` id outside a flow run."""
-    from prefect.runtime import flow_run
+    # A process running a flow has imported Prefect; one that has not is outside any flow run,
+    # and does not pay for importing it (about 1 s) to learn that.
+    if "prefect" in sys.modules:
+        from prefect.runtime import flow_run
 
-    return str(flow_run.id) if flow_run.id else f"local-{uuid.uuid4().hex[:12]}"
+        if flow_run.id:
+            return str(flow_run.id)
+    return f"local-{uuid.uuid4().hex[:12]}"
 
 
 def where_to_look(warehouse: Warehouse, run_id: str) -> str:

@@ -59,6 +59,10 @@ SHARED_SERVICES = {
     "prefect_server": "prefect-server",
     "default_demo_training_frame": "default-demo",
 }
+# The unit tests marked `prefect` import Prefect, which costs a process about 1.2 s of CPU the
+# first time: they run on one xdist worker, so that the other worker of `make test-unit` never
+# imports it (measured 2026-12-04: one worker of that run did, 1.6 s for its first such test).
+PREFECT_GROUP = "prefect"
 
 
 # The tiers (pyproject.toml markers). A test's tier is its closest tier marker: a module's
@@ -144,6 +148,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.xdist_group(group))
                 break
+        else:
+            if item.get_closest_marker("prefect") is not None:
+                item.add_marker(pytest.mark.xdist_group(PREFECT_GROUP))
         if item.get_closest_marker("redshift") is None:
             continue
         if not selected:

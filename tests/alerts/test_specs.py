@@ -18,7 +18,7 @@ from deployments.automations import (
 )
 from tasks.errors import ConfigError, PulsewatchError
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.prefect]  # see tests/conftest.py, PREFECT_GROUP
 CLI = str(Path(sys.executable).with_name("pulsewatch"))
 
 

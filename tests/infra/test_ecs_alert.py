@@ -317,6 +317,7 @@ def test_log_stream_url_double_encodes_for_the_console():
     )
 
 
+@pytest.mark.prefect
 def test_final_state_types_match_prefect():
     from prefect.server.schemas.states import TERMINAL_STATES
 

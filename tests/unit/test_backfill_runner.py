@@ -72,6 +72,7 @@ def test_nothing_to_run_and_bad_limit():
         run_bounded(DAYS, lambda d: 1, lambda d, h: None, 0)
 
 
+@pytest.mark.prefect
 def test_state_outcome_keeps_the_first_line_only():
     # imported here: Prefect costs about a second and the other tests of the file do without it
     from prefect.states import Completed, Crashed, Failed

@@ -22,7 +22,7 @@ from tests.support.deploy_config import (
     load_flow,
 )
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.prefect]  # see tests/conftest.py, PREFECT_GROUP
 EXPECTED = {"nightly-pipeline/nightly", "train-model/weekly", "backfill/adhoc"}
 
 

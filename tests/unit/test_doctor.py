@@ -61,6 +61,7 @@ def test_doctor_reports_missing_source_tables_and_exits_1():
     assert "[warn] slack webhook: PULSEWATCH_SLACK_WEBHOOK_URL is not set" in result.stdout
 
 
+@pytest.mark.prefect
 def test_doctor_shows_where_alert_links_point(tmp_path, monkeypatch):
     from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
