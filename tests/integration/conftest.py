@@ -61,6 +61,10 @@ def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
         PREFECT_UI_ENABLED="false",
         PREFECT_SERVER_API_HOST="127.0.0.1",
         PREFECT_SERVER_DATABASE_CONNECTION_URL=sqlite_url(database),
+        # No scheduled runs: the tests start their runs themselves, and a nightly run the
+        # scheduler queued would come due at 02:00 Asia/Tokyo (17:00 UTC) for the workers the
+        # tests start; the scheduler also cost CPU creating a hundred future runs per deploy.
+        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
         **COPY_SETTINGS,
     )
     env.pop("PREFECT_API_URL")

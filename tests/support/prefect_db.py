@@ -7,18 +7,23 @@ the template, under a file lock the pytest-xdist workers share; every server sta
 copy, with the block registration off (the template holds the block types). The servers still
 check the migrations on start, so a template of another Prefect version would be upgraded, and
 the template's name carries the version.
+
+The xdist controller starts building the template in the background as the run starts
+(tests/conftest.py, pytest_sessionstart), so that the build overlaps the workers' collection
+instead of every worker waiting for it at its first server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from importlib.metadata import version
 from pathlib import Path
-
-import prefect
 
 # Settings for a server started on a copy (the template holds the block types).
 COPY_SETTINGS = {"PREFECT_API_BLOCKS_REGISTER_ON_START": "false"}
@@ -53,12 +58,10 @@ def run_root(basetemp: Path) -> Path:
     return basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
 
 
-def prefect_database(basetemp: Path, path: Path) -> Path:
-    """A copy of this run's built Prefect database at `path` (built first if no server of the
-    run has asked yet). Start the server with DATABASE_CONNECTION_URL = sqlite_url(path) and
-    COPY_SETTINGS."""
-    root = run_root(basetemp)
-    template = root / f"prefect-{prefect.__version__}.db"
+def built_template(root: Path) -> Path:
+    """This run's built Prefect database in `root` (built now, under the lock the workers share,
+    if it is not there yet)."""
+    template = root / f"prefect-{version('prefect')}.db"
     with open(root / "prefect-template.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not template.exists():
@@ -76,6 +79,27 @@ def prefect_database(basetemp: Path, path: Path) -> Path:
             if built.returncode != 0:
                 raise RuntimeError(f"building the Prefect database failed: {built.stderr[-2000:]}")
             building.rename(template)
+    return template
+
+
+def build_in_background(root: Path) -> threading.Thread:
+    """Start building the template in a thread of this process. A failed build is left to the
+    first server that asks for the template: it builds again and reports the error."""
+
+    def build() -> None:
+        with contextlib.suppress(Exception):  # reported by the server that asks next (above)
+            built_template(root)
+
+    thread = threading.Thread(target=build, name="prefect-template", daemon=True)
+    thread.start()
+    return thread
+
+
+def prefect_database(basetemp: Path, path: Path) -> Path:
+    """A copy of this run's built Prefect database at `path` (built first if no server of the
+    run has asked yet). Start the server with DATABASE_CONNECTION_URL = sqlite_url(path) and
+    COPY_SETTINGS."""
+    template = built_template(run_root(basetemp))
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template, path)
     return path
