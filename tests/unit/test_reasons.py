@@ -15,7 +15,7 @@ import pytest
 from tasks import reasons as reasons_module
 from tasks.errors import PulsewatchError
 from tasks.knobs import check_top_share
-from tasks.model import model_matrix
+from tasks.model import ROW_BY_ROW_BELOW, model_matrix
 from tasks.reasons import ReasonsCandidates, select_top, top_count, top_reasons
 from tasks.scoring import score_to_file
 from tests.support.tiny_model import frame, tiny_model
@@ -171,9 +171,11 @@ def test_the_candidates_keep_the_margin_scoring_computed(
     np.testing.assert_array_equal(risk, model.predict(chunk, 1))
     np.testing.assert_array_equal(margin, model.margin(chunk, 1))
 
-    # a share large enough for the grouped TreeSHAP (model.ROW_BY_ROW_BELOW), whose check reads it
+    # a share just large enough for the grouped TreeSHAP (ROW_BY_ROW_BELOW rows), whose check
+    # reads it; no larger (explaining rows is this test's cost)
+    share = 1.2 * ROW_BY_ROW_BELOW / len(chunk)
     candidates = ReasonsCandidates(
-        0.5, len(chunk), tmp_path / "s-reasons.parquet", model.feature_columns
+        share, len(chunk), tmp_path / "s-reasons.parquet", model.feature_columns
     )
     candidates.add(chunk, risk, margin)
     kept = candidates.candidates()
