@@ -68,9 +68,9 @@ $(IAC_STAMP): requirements-iac.lock $(STAMP)
 # time waiting on servers, worker processes and polls (with one worker per core a run kept 1.03
 # of 2 cores busy), so a third and fourth worker compute meanwhile. The unit tier computes only:
 # one worker per core. Two workers still beat one process for it, although each worker imports
-# pandas, LightGBM and scikit-learn and collects every unit file (about 2.5 s of CPU): measured
-# 2026-12-03 at load 2-3.5, `make test-unit` 20-24 s wall (36-44 s of CPU) with two workers,
-# 35.5 s wall (31 s of CPU) with PYTEST_WORKERS=0.
+# pandas, LightGBM and scikit-learn and collects every unit file (about 2.2 s of CPU): measured
+# 2026-12-04 on an idle machine, `make test-unit` 15.2-16.4 s wall (26-28 s of CPU) with two
+# workers, 25 s wall (25 s of CPU) with PYTEST_WORKERS=0.
 PYTEST_WORKERS ?= auto
 # pytest runs with bytecode writing on even where PYTHONDONTWRITEBYTECODE is set (this project's
 # sandboxes): pytest then caches its assertion-rewritten test modules and Python the project's
