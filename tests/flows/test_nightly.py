@@ -210,6 +210,14 @@ async def _prefect_records(since: datetime) -> list[str]:
     )
 
 
+async def _flow_name(flow_run_id: str) -> str:
+    from uuid import UUID
+
+    async with get_client() as client:
+        run = await client.read_flow_run(UUID(flow_run_id))
+        return (await client.read_flow(run.flow_id)).name
+
+
 def test_a_refused_run_leaves_no_employee_id_in_prefect(demo_warehouse):
     """Issue 16.6: a contract error names the table, column, count and month; the offending
     key stays in the warehouse's source_issues, and neither the API's flow-run and task-run
@@ -221,6 +229,7 @@ def test_a_refused_run_leaves_no_employee_id_in_prefect(demo_warehouse):
     with pytest.raises(DataContractError, match=r"source_issues WHERE flow_run_id = '") as caught:
         score_population(score_date=DAY)
     run_id = str(caught.value).split("flow_run_id = '")[1].split("'")[0]
+    assert asyncio.run(_flow_name(run_id)) == "score-population"  # the run's own id, not local-
     table = demo_warehouse.qualified("source_issues")
     with demo_warehouse.engine.connect() as conn:
         keys = conn.execute(

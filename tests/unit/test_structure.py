@@ -365,3 +365,19 @@ def test_plain_logic_imports_without_prefect(module, all_plain_modules):
     them all; when one of them loads Prefect, each is then checked in its own."""
     if all_plain_modules is not None:
         assert first_prefect_importer([module]) is None
+
+
+@pytest.mark.cli
+def test_a_run_id_outside_a_flow_run_loads_no_prefect():
+    """tasks/source_issues.current_run_id outside a flow run: a `local-` id, and Prefect still
+    unimported (inside a run it is the run's id: tests/flows/test_nightly.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from tasks.source_issues import current_run_id; "
+        "print(current_run_id().startswith('local-'), 'prefect' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "False"]
