@@ -70,7 +70,8 @@ $(IAC_STAMP): requirements-iac.lock $(STAMP)
 # one worker per core. Two workers still beat one process for it, although each worker imports
 # pandas, LightGBM and scikit-learn and collects every unit file (about 2.2 s of CPU): measured
 # 2026-12-04 on an idle machine, `make test-unit` 15.2-16.4 s wall (26-28 s of CPU) with two
-# workers, 25 s wall (25 s of CPU) with PYTEST_WORKERS=0.
+# workers, 25 s wall (25 s of CPU) with PYTEST_WORKERS=0 (README.md, "Test times", has the
+# later runs: the machine's speed drifts, compare side by side).
 PYTEST_WORKERS ?= auto
 # pytest runs with bytecode writing on even where PYTHONDONTWRITEBYTECODE is set (this project's
 # sandboxes): pytest then caches its assertion-rewritten test modules and Python the project's
